@@ -1,0 +1,9 @@
+/**
+ * tfjs-batchnorm: a hand-written BatchNormalization layer for TensorFlow.js.
+ *
+ * Usage: `import { batchNormalization } from 'tfjs-batchnorm';`
+ */
+export { BatchNormalization, batchNormalization } from './layer/batch_normalization';
+export type { BatchNormalizationArgs } from './layer/batch_normalization';
+export { batchNormTraining, batchNormInference, movingAverage } from './ops/batch_norm';
+export type { BatchNormInputs, BatchStatistics, TrainingResult } from './ops/batch_norm';
