@@ -91,3 +91,14 @@ test('getWeights/setWeights interoperate with the built-in both ways, with the s
   noScale.build([2, 3]);
   expect(baseNames(noScale)).toEqual(['moving_mean', 'moving_variance']);
 });
+
+test('the `weights` argument sets initial weights, as for the built-in', () => {
+  const weights = [tf.tensor1d([2, 3]), tf.tensor1d([1, -1]), tf.tensor1d([0.5, 1]), tf.tensor1d([4, 9])];
+  const ours = new BatchNormalization({ weights, inputShape: [2] });
+  const stock = tf.layers.batchNormalization({ weights, inputShape: [2] });
+  const x = tf.tensor2d([[1, 2], [3, 5]]);
+  const a = ours.apply(x) as tf.Tensor;
+  expect(relError(a, stock.apply(x) as tf.Tensor)).toBeLessThan(TOL);
+  // (1 - 0.5) / sqrt(4 + 1e-3) * 2 + 1
+  expect(a.dataSync()[0]).toBeCloseTo(0.5 / Math.sqrt(4.001) * 2 + 1, 5);
+});
