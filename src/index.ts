@@ -7,3 +7,7 @@ export { BatchNormalization, batchNormalization } from './layer/batch_normalizat
 export type { BatchNormalizationArgs } from './layer/batch_normalization';
 export { batchNormTraining, batchNormInference, movingAverage } from './ops/batch_norm';
 export type { BatchNormInputs, BatchStatistics, TrainingResult } from './ops/batch_norm';
+// File system IO: registers file:// routers in Node unless tfjs-node's are present (see io/router.ts).
+export * from './io';
+import { registerFileSystemRouters } from './io';
+registerFileSystemRouters();
