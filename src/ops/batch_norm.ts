@@ -9,9 +9,18 @@
  *   dbeta = sum(dy),   dgamma = sum(dy * xhat),   dxhat = gamma * dy
  *   dx = invStd * (dxhat - w/n * (sum(dxhat) + xhat * sum(dxhat * xhat)))
  * where w is 1 (or the mask) and n the number of (unmasked) values per channel.
+ *
+ * Dispatch: on a backend with this package's kernels (cpu, wasm: see ../kernels/) both functions
+ * run one fused kernel with a registered gradient; everywhere else (webgl, webgpu, tfjs-node),
+ * and for masked training, they run the composite `tf.customGrad` path below. Both compute the
+ * same math and agree within float32 rounding.
  */
 import * as tf from '@tensorflow/tfjs';
+import { inferenceKernel, trainingKernel } from '../kernels/ops';
+import { hasBatchNormKernels, registerBatchNormKernels } from '../kernels/register';
 import { featureView, FeatureView } from './feature_view';
+
+registerBatchNormKernels();
 
 export interface BatchNormInputs {
   /** Input of any rank >= 2, float32. */
@@ -49,6 +58,15 @@ function unpack(args: BatchNormInputs, tensors: tf.Tensor[]) {
   return { x: tensors[0], gamma, beta };
 }
 
+/** Whether the fused kernels can serve these tensors on the active backend. */
+function kernelsServe(args: BatchNormInputs, ...perChannelTensors: tf.Tensor[]): boolean {
+  const channels = args.x.shape[args.axis];
+  const tensors = [args.x, args.gamma, args.beta, ...perChannelTensors].filter((t): t is tf.Tensor => t != null);
+  return tensors.every((t) => t.dtype === 'float32') &&
+    [args.gamma, args.beta, ...perChannelTensors].every((t) => t == null || t.size === channels) &&
+    hasBatchNormKernels();
+}
+
 /** Reshapes a per-channel vector for broadcasting against the view. */
 function perChannel(v: tf.Tensor, view: FeatureView): tf.Tensor3D {
   return tf.reshape(v, [1, view.channels, 1]);
@@ -79,6 +97,7 @@ function moments(x3: tf.Tensor3D, weights: tf.Tensor3D | null, view: FeatureView
  * Usage: `const { y, mean, variance } = batchNormTraining({ x, gamma, beta, axis: 3, epsilon: 1e-3 });`
  */
 export function batchNormTraining(args: BatchNormInputs, mask: tf.Tensor | null = null): TrainingResult {
+  if (mask == null && kernelsServe(args)) return trainingKernel(args);
   const view = featureView(args.x.shape, args.axis);
   let stats: BatchStatistics | null = null;
 
@@ -131,6 +150,7 @@ export function batchNormTraining(args: BatchNormInputs, mask: tf.Tensor | null 
  * Usage: `const y = batchNormInference({ x, gamma, beta, axis: 1, epsilon: 1e-3 }, movingMean, movingVariance);`
  */
 export function batchNormInference(args: BatchNormInputs, mean: tf.Tensor, variance: tf.Tensor): tf.Tensor {
+  if (kernelsServe(args, mean, variance)) return inferenceKernel(args, mean, variance);
   const view = featureView(args.x.shape, args.axis);
   const forward = tf.customGrad((...tensorsAndSave: unknown[]) => {
     const save = tensorsAndSave.pop() as tf.GradSaveFunc;

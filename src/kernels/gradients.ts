@@ -1,0 +1,64 @@
+/**
+ * Gradients of the two forward kernels, registered with `tf.registerGradient`. They run the
+ * backward kernels through the engine, so on any backend with our kernels the backward is two
+ * fused passes: one for the channel sums (dbeta, dgamma), one for dx.
+ * The backward kernels themselves have no gradient (no second-order derivatives).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { GradConfig, NamedAttrMap } from '@tensorflow/tfjs';
+import { BatchNormGradSums, BatchNormGradX, BatchNormInference, BatchNormTraining, GradXAttrs } from './names';
+
+function run(name: string, inputs: tf.NamedTensorMap, attrs: NamedAttrMap): tf.Tensor[] {
+  const out = tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
+  return Array.isArray(out) ? out : [out];
+}
+
+/**
+ * Training: saved = [x, gamma] (inputs) + [mean, variance] (outputs). Gradients arriving at the
+ * returned statistics (dys[1], dys[2]; zeros unless the caller differentiates through them) are
+ * folded into dx, so the kernel's gradient is exact for all three outputs.
+ */
+export const trainingGradConfig: GradConfig = {
+  kernelName: BatchNormTraining,
+  inputsToSave: ['x', 'gamma'],
+  outputsToSave: [false, true, true],
+  gradFunc: (dys, saved, attrs) => {
+    const [dy, dmean, dvariance] = dys as tf.Tensor[];
+    const [x, gamma, mean, variance] = saved;
+    // Needed by every gradient (dx uses both sums), so computed once, up front.
+    const [dbeta, dgamma] = run(BatchNormGradSums, { dy, x, mean, variance }, attrs);
+    const xAttrs: GradXAttrs = { ...(attrs as GradXAttrs), training: true };
+    return {
+      x: () => run(BatchNormGradX, { dy, x, mean, variance, gamma, dbeta, dgamma, dmean, dvariance }, xAttrs)[0],
+      gamma: () => tf.reshape(dgamma, gamma.shape),
+      beta: () => tf.reshape(dbeta, gamma.shape),
+    };
+  },
+};
+
+/**
+ * Inference: saved = [x, mean, variance, gamma]. Each gradient is computed lazily, since a frozen
+ * layer (the usual reason to backprop through inference mode) needs dx only. Unlike the
+ * composite path, which treats the statistics as constants, mean and variance get their exact
+ * gradients here (the engine asks for them only if they depend on what is differentiated).
+ */
+export const inferenceGradConfig: GradConfig = {
+  kernelName: BatchNormInference,
+  inputsToSave: ['x', 'mean', 'variance', 'gamma'],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, mean, variance, gamma] = saved;
+    const dyT = dy as tf.Tensor;
+    const epsilon = (attrs as GradXAttrs).epsilon;
+    const sums = () => run(BatchNormGradSums, { dy: dyT, x, mean, variance }, attrs);
+    const invStd = () => tf.rsqrt(tf.add(tf.reshape(variance, [-1]), epsilon));
+    return {
+      x: () => run(BatchNormGradX, { dy: dyT, x, mean, variance, gamma }, { ...attrs, training: false })[0],
+      gamma: () => tf.reshape(sums()[1], gamma.shape),
+      beta: () => tf.reshape(sums()[0], gamma.shape),
+      // d/dmean = -gamma * invStd * sum(dy);  d/dvariance = -gamma * invStd^3 * sum(dy * (x - mean)) / 2
+      mean: () => tf.reshape(tf.neg(tf.mul(tf.mul(gamma, invStd()), sums()[0])), mean.shape),
+      variance: () =>
+        tf.reshape(tf.mul(-0.5, tf.mul(tf.mul(gamma, tf.square(invStd())), sums()[1])), variance.shape),
+    };
+  },
+};

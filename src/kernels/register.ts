@@ -1,0 +1,36 @@
+/**
+ * Registers this package's kernels (cpu, wasm) and their gradients with tfjs, once. Registering
+ * for a backend that is never loaded costs nothing; other backends keep the composite path.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { cpuKernels } from './cpu';
+import { inferenceGradConfig, trainingGradConfig } from './gradients';
+import { BatchNormTraining, KERNEL_NAMES } from './names';
+import { wasmKernels } from './wasm';
+
+/** Backends this package has kernels for. */
+export const KERNEL_BACKENDS = ['cpu', 'wasm'] as const;
+
+/**
+ * Registers the kernels and gradients; safe to call many times.
+ *
+ * Usage: `registerBatchNormKernels()`
+ */
+export function registerBatchNormKernels(): void {
+  for (const config of [...cpuKernels(), ...wasmKernels()]) {
+    if (tf.getKernel(config.kernelName, config.backendName) == null) tf.registerKernel(config);
+  }
+  for (const config of [trainingGradConfig, inferenceGradConfig]) {
+    if (tf.getGradient(config.kernelName) == null) tf.registerGradient(config);
+  }
+}
+
+/**
+ * Whether `backendName` (default: the active backend) runs this package's kernels.
+ *
+ * Usage: `if (hasBatchNormKernels()) { ... }`
+ */
+export function hasBatchNormKernels(backendName: string = tf.getBackend()): boolean {
+  return KERNEL_NAMES.every((name) => tf.getKernel(name, backendName) != null) &&
+    tf.getGradient(BatchNormTraining) != null;
+}
