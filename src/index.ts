@@ -9,5 +9,7 @@ export { batchNormTraining, batchNormInference, movingAverage } from './ops/batc
 export type { BatchNormInputs, BatchStatistics, TrainingResult } from './ops/batch_norm';
 // File system IO: registers file:// routers in Node unless tfjs-node's are present (see io/router.ts).
 export * from './io';
+// Stock <-> custom BatchNormalization conversion and folding.
+export * from './convert';
 import { registerFileSystemRouters } from './io';
 registerFileSystemRouters();
