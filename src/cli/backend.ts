@@ -1,0 +1,32 @@
+/**
+ * `--backend` support: cpu is built in; wasm and tensorflow (tfjs-node) are used only if their
+ * packages are installed, never downloaded.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+const PACKAGES: Record<string, string> = {
+  wasm: '@tensorflow/tfjs-backend-wasm',
+  tensorflow: '@tensorflow/tfjs-node',
+};
+
+/**
+ * Switches tfjs to `name` and returns the previous backend name, so callers can restore it.
+ *
+ * Usage: `const previous = await useBackend('wasm'); try { ... } finally { await tf.setBackend(previous); }`
+ */
+export async function useBackend(name: string): Promise<string> {
+  await tf.ready();
+  const previous = tf.getBackend();
+  if (name !== 'cpu' && !tf.engine().registryFactory[name]) {
+    const pkg = PACKAGES[name];
+    if (pkg == null) throw new Error(`unknown backend '${name}'; expected cpu, ${Object.keys(PACKAGES).join(' or ')}`);
+    try {
+      require(pkg);
+    } catch {
+      throw new Error(`backend '${name}' needs the package ${pkg}, which is not installed`);
+    }
+  }
+  if (!(await tf.setBackend(name))) throw new Error(`backend '${name}' failed to initialize`);
+  await tf.ready();
+  return previous;
+}

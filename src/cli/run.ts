@@ -1,0 +1,182 @@
+/**
+ * The `tfjs-batchnorm` command line: convert, fold, verify. `run(argv)` does everything except
+ * exiting, so tests call it in-process; main.ts is the thin bin wrapper.
+ *
+ * Exit codes: 0 success, 1 verification mismatch, 2 bad usage or bad input.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { convertBatchNorm, BatchNormKind } from '../convert/convert';
+import { foldBatchNorm } from '../convert/fold';
+import { loadModel, saveModel } from '../io/load_save';
+import { useBackend } from './backend';
+import { compareModels } from './compare';
+
+export interface CliOutput {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+export const EXIT_OK = 0;
+export const EXIT_MISMATCH = 1;
+export const EXIT_USAGE = 2;
+
+const defaultOutput: CliOutput = {
+  stdout: (text) => { process.stdout.write(text); },
+  stderr: (text) => { process.stderr.write(text); },
+};
+
+function integer(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}.`);
+    return n;
+  };
+}
+
+function nonNegative(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number >= 0.');
+  return n;
+}
+
+function range(value: string): [number, number] {
+  const parts = value.split(',').map(Number);
+  if (parts.length !== 2 || !parts.every(Number.isFinite) || !(parts[0] < parts[1])) {
+    throw new InvalidArgumentError('expected "min,max" with min < max, e.g. -1,1.');
+  }
+  return [parts[0], parts[1]];
+}
+
+const showPath = (path: string[]) => path.slice(1).join('/');
+
+function backendOption(): Option {
+  return new Option('--backend <name>', 'tfjs backend: cpu, or wasm / tensorflow when installed').default('cpu');
+}
+
+async function withBackend<T>(name: string, body: () => Promise<T>): Promise<T> {
+  const previous = await useBackend(name);
+  try {
+    return await body();
+  } finally {
+    if (previous !== name) await tf.setBackend(previous);
+  }
+}
+
+function buildProgram(out: CliOutput, setCode: (code: number) => void): Command {
+  const program = new Command('tfjs-batchnorm')
+    .description('Convert, fold and verify TensorFlow.js layers models with BatchNormalization.')
+    .exitOverride()
+    .configureOutput({ writeOut: out.stdout, writeErr: out.stderr })
+    .showHelpAfterError('(run with --help for usage)');
+
+  program.command('convert')
+    .description('Swap every BatchNormalization layer (nested models included) between tfjs\'s built-in ' +
+      '("stock") and this package\'s ("custom") class, keeping all weights.')
+    .argument('<input>', 'model.json of the input model (tfjs or Keras-converter format)')
+    .argument('<outDir>', 'directory to write model.json + weights.bin into (replaced atomically)')
+    .addOption(new Option('--to <kind>', 'target class').choices(['custom', 'stock']).makeOptionMandatory())
+    .addOption(backendOption())
+    .addHelpText('after', '\nExample:\n  tfjs-batchnorm convert models/net/model.json models/net-custom --to custom')
+    .action(async (input: string, outDir: string, opts: { to: BatchNormKind; backend: string }) => {
+      await withBackend(opts.backend, async () => {
+        const model = await loadModel(input);
+        const { model: converted, converted: paths } = await convertBatchNorm(model, opts.to);
+        await saveModel(converted, outDir);
+        out.stdout(`Converted ${paths.length} BatchNormalization layer(s) to ${opts.to}; wrote ${outDir}/model.json\n`);
+        model.dispose();
+        converted.dispose();
+      });
+      setCode(EXIT_OK);
+    });
+
+  program.command('fold')
+    .description('Fold each BatchNormalization that follows a linear Conv/Dense layer into that layer\'s ' +
+      'kernel and bias; the rest of the model is unchanged. Unfoldable BNs are kept and listed.')
+    .argument('<input>', 'model.json of the input model (tfjs or Keras-converter format)')
+    .argument('<outDir>', 'directory to write the folded model.json + weights.bin into (replaced atomically)')
+    .addOption(backendOption())
+    .addHelpText('after', '\nExample:\n  tfjs-batchnorm fold models/net/model.json models/net-folded')
+    .action(async (input: string, outDir: string, opts: { backend: string }) => {
+      await withBackend(opts.backend, async () => {
+        const model = await loadModel(input);
+        const { model: folded, folded: done, kept } = await foldBatchNorm(model);
+        await saveModel(folded, outDir);
+        out.stdout(`Folded ${done.length} of ${done.length + kept.length} BatchNormalization layer(s); ` +
+          `wrote ${outDir}/model.json\n`);
+        for (const k of kept) out.stdout(`  kept ${showPath(k.batchNorm)}: ${k.reason}\n`);
+        model.dispose();
+        folded.dispose();
+      });
+      setCode(EXIT_OK);
+    });
+
+  program.command('verify')
+    .description('Run both models on the same seeded random input; print the max absolute and relative ' +
+      'output difference and each model\'s time per batch. Exit 0 within --tol, 1 outside it.')
+    .argument('<a>', 'model.json of the first model')
+    .argument('<b>', 'model.json of the second model')
+    .option('--batch <n>', 'batch size', integer(1), 2)
+    .option('--seed <s>', 'seed of the random input', integer(0), 0)
+    .option('--tol <t>', 'largest allowed max absolute difference', nonNegative, 1e-4)
+    .option('--range <min,max>', 'input value range (MobileNet-style images: -1,1)', range, [-1, 1] as [number, number])
+    .option('--runs <n>', 'timed runs per model, after one warm-up run', integer(1), 3)
+    .option('--json', 'print the result as JSON')
+    .addOption(backendOption())
+    .addHelpText('after', '\nExample:\n  tfjs-batchnorm verify models/net/model.json models/net-folded/model.json --batch 2 --tol 1e-4')
+    .action(async (a: string, b: string, opts: { batch: number; seed: number; tol: number; range: [number, number];
+      runs: number; json?: boolean; backend: string }) => {
+      const result = await withBackend(opts.backend, async () => {
+        const [ma, mb] = [await loadModel(a), await loadModel(b)];
+        try {
+          return await compareModels(ma, mb, opts);
+        } finally {
+          ma.dispose();
+          mb.dispose();
+        }
+      });
+      // A NaN difference is a mismatch, not a pass.
+      const ok = result.maxAbsDiff <= opts.tol;
+      if (opts.json) {
+        out.stdout(`${JSON.stringify({ a, b, ...result, tol: opts.tol, backend: opts.backend, batch: opts.batch,
+          seed: opts.seed, ok })}\n`);
+      } else {
+        out.stdout([
+          `input:            ${JSON.stringify(result.inputShapes)} uniform in [${opts.range.join(', ')}], seed ${opts.seed}`,
+          `max abs diff:     ${result.maxAbsDiff.toExponential(3)}`,
+          `max rel diff:     ${result.maxRelDiff.toExponential(3)} (abs diff / max |a|)`,
+          `time per batch:   a ${result.msPerBatchA.toFixed(1)} ms, b ${result.msPerBatchB.toFixed(1)} ms ` +
+            `(${opts.backend}, median of ${opts.runs})`,
+          ok ? `OK: within tolerance ${opts.tol}` : `MISMATCH: max abs diff exceeds tolerance ${opts.tol}`,
+        ].join('\n') + '\n');
+      }
+      setCode(ok ? EXIT_OK : EXIT_MISMATCH);
+    });
+  return program;
+}
+
+/**
+ * Runs the CLI with `argv` (the arguments after the program name) and resolves to the exit code.
+ * Output goes to `out` (process stdout/stderr by default); nothing calls process.exit.
+ *
+ * Usage: `const code = await run(['fold', 'm/model.json', 'm-folded']);`
+ */
+export async function run(argv: string[], out: CliOutput = defaultOutput): Promise<number> {
+  let code = EXIT_OK;
+  const program = buildProgram(out, (c) => { code = c; });
+  if (argv.length === 0) {
+    out.stderr(program.helpInformation());
+    return EXIT_USAGE;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; every other commander error is bad usage.
+      return e.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    out.stderr(`tfjs-batchnorm: error: ${(e as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+}
