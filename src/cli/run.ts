@@ -81,9 +81,10 @@ function buildProgram(out: CliOutput, setCode: (code: number) => void): Command 
     .action(async (input: string, outDir: string, opts: { to: BatchNormKind; backend: string }) => {
       await withBackend(opts.backend, async () => {
         const model = await loadModel(input);
-        const { model: converted, converted: paths } = await convertBatchNorm(model, opts.to);
+        const { model: converted, converted: paths, warnings } = await convertBatchNorm(model, opts.to);
         await saveModel(converted, outDir);
         out.stdout(`Converted ${paths.length} BatchNormalization layer(s) to ${opts.to}; wrote ${outDir}/model.json\n`);
+        for (const warning of warnings) out.stderr(`tfjs-batchnorm: warning: ${warning}\n`);
         model.dispose();
         converted.dispose();
       });
