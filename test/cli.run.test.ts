@@ -4,6 +4,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { run } from '../src/cli/run';
 import { saveModel } from '../src/io';
+import { batchNormalization } from '../src/layer/batch_normalization';
 import { writeKerasModel } from './fixtures/keras_format';
 import { cleanUp, snapshot, tempDir, TM_JSON } from './fixtures/helpers';
 
@@ -148,6 +149,19 @@ describe('commands on a Keras-converter model (quantized, axis lists, trainable 
     expect(mismatch.code).toBe(2);
     expect(mismatch.stderr).toMatch(/the models take different inputs: \[\[2,8,8,3\]\] vs \[\[2,7\]\]/);
   });
+});
+
+it('convert --to stock warns on stderr about a BN on a non-last axis', async () => {
+  const model = tf.sequential({ layers: [
+    tf.layers.conv2d({ filters: 3, kernelSize: 1, dataFormat: 'channelsFirst', inputShape: [2, 4, 4] }), batchNormalization({ axis: 1 }),
+  ] });
+  const input = path.join(root, 'cf');
+  await saveModel(model, input);
+  model.dispose();
+  const r = await cli('convert', path.join(input, 'model.json'), path.join(root, 'cf-stock'), '--to', 'stock');
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/^Converted 1 BatchNormalization layer/);
+  expect(r.stderr).toMatch(/^tfjs-batchnorm: warning: .*normalizes axis 1 of a rank-4 input/);
 });
 
 it('fold + verify on the Teachable Machine model', async () => {

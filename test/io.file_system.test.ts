@@ -67,6 +67,22 @@ describe('file:// save and load without tfjs-node', () => {
   });
 });
 
+it('reads a weight group split over several shards, as the converter writes large models', async () => {
+  const dir = path.join(root, 'sharded');
+  const model = smallModel();
+  await saveModel(model, dir);
+  const bin = fs.readFileSync(path.join(dir, 'weights.bin'));
+  fs.writeFileSync(path.join(dir, 'group1-shard1of2.bin'), bin.subarray(0, 100));
+  fs.writeFileSync(path.join(dir, 'group1-shard2of2.bin'), bin.subarray(100));
+  fs.rmSync(path.join(dir, 'weights.bin'));
+  const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+  json.weightsManifest[0].paths = ['group1-shard1of2.bin', 'group1-shard2of2.bin'];
+  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
+  const loaded = await loadModel(dir);
+  expect(maxAbsDiff(loaded.getWeights(), model.getWeights())).toBe(0);
+  [model, loaded].forEach((m) => m.dispose());
+});
+
 describe('atomic save', () => {
   it('replaces an existing model, keeps unrelated files, removes superseded shards, leaves no temp dirs', async () => {
     const dir = path.join(root, 'net');
