@@ -31,7 +31,23 @@ export function inverseStd(variance: Float32Array, epsilon: number): Float64Arra
 export function affine(x: Float32Array, scale: Float64Array, offset: Float64Array, d: Dims, out: Float32Array): void {
   const { outer, channels, inner } = d;
   if (inner === 1) {
-    for (let o = 0, base = 0; o < outer; o++, base += channels) {
+    // Four rows per sweep: each channel's coefficients are loaded once for four values.
+    let o = 0;
+    for (; o + 4 <= outer; o += 4) {
+      const b0 = o * channels;
+      const b1 = b0 + channels;
+      const b2 = b1 + channels;
+      const b3 = b2 + channels;
+      for (let c = 0; c < channels; c++) {
+        const s = scale[c];
+        const b = offset[c];
+        out[b0 + c] = x[b0 + c] * s + b;
+        out[b1 + c] = x[b1 + c] * s + b;
+        out[b2 + c] = x[b2 + c] * s + b;
+        out[b3 + c] = x[b3 + c] * s + b;
+      }
+    }
+    for (let base = o * channels; o < outer; o++, base += channels) {
       for (let c = 0; c < channels; c++) out[base + c] = x[base + c] * scale[c] + offset[c];
     }
     return;
@@ -230,7 +246,24 @@ export function gradX(
     }
   }
   if (inner === 1) {
-    for (let o = 0, base = 0; o < outer; o++, base += channels) {
+    // Four rows per sweep, as in affine.
+    let o = 0;
+    for (; o + 4 <= outer; o += 4) {
+      const b0 = o * channels;
+      const b1 = b0 + channels;
+      const b2 = b1 + channels;
+      const b3 = b2 + channels;
+      for (let c = 0; c < channels; c++) {
+        const ac = a[c];
+        const bc = b[c];
+        const ec = e[c];
+        dx[b0 + c] = ac * dy[b0 + c] + bc * x[b0 + c] + ec;
+        dx[b1 + c] = ac * dy[b1 + c] + bc * x[b1 + c] + ec;
+        dx[b2 + c] = ac * dy[b2 + c] + bc * x[b2 + c] + ec;
+        dx[b3 + c] = ac * dy[b3 + c] + bc * x[b3 + c] + ec;
+      }
+    }
+    for (let base = o * channels; o < outer; o++, base += channels) {
       for (let c = 0; c < channels; c++) {
         const i = base + c;
         dx[i] = a[c] * dy[i] + b[c] * x[i] + e[c];
