@@ -107,3 +107,14 @@ test('5. trainable = false runs in inference mode inside fit and keeps the movin
   // The dense layer before it still trained.
   expect(relError(model.layers[0].getWeights()[0], tf.ones([4, 3]))).toBeGreaterThan(1e-3);
 });
+
+test('6. inference on a feature axis other than the last matches the formula (the built-in does not)', () => {
+  const x = tf.randomNormal([2, 3, 4, 4], 0, 1, 'float32', 1);
+  const weights = [tf.tensor1d([1, 2, 3]), tf.tensor1d([0.5, -1, 2]), tf.tensor1d([0.1, 0.2, -0.3]), tf.tensor1d([1, 4, 9])];
+  const [gamma, beta, mean, variance] = weights.map((t) => tf.reshape(t, [1, 3, 1, 1]));
+  const expected = tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-3))), gamma), beta);
+  const stock = tf.layers.batchNormalization({ axis: 1, weights }).apply(x) as tf.Tensor;
+  expect(relError(stock, expected)).toBeGreaterThan(0.1);
+  const ours = new BatchNormalization({ axis: 1, weights }).apply(x) as tf.Tensor;
+  expect(relError(ours, expected)).toBeLessThan(1e-6);
+});
