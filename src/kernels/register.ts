@@ -31,6 +31,13 @@ export function registerBatchNormKernels(): void {
  * Usage: `if (hasBatchNormKernels()) { ... }`
  */
 export function hasBatchNormKernels(backendName: string = tf.getBackend()): boolean {
-  return KERNEL_NAMES.every((name) => tf.getKernel(name, backendName) != null) &&
-    tf.getGradient(BatchNormTraining) != null;
+  // Asked on every layer call, where small inputs take ~10 us: remember the answer per backend.
+  let known = served.get(backendName);
+  if (known == null) {
+    known = KERNEL_NAMES.every((name) => tf.getKernel(name, backendName) != null) &&
+      tf.getGradient(BatchNormTraining) != null;
+    served.set(backendName, known);
+  }
+  return known;
 }
+const served = new Map<string, boolean>();
