@@ -9,8 +9,8 @@ import { BatchNormalization, batchNormalization } from '../src';
 import { cli, runCli, runOptions, RunOptions } from './common/cli';
 import { accuracy, loadMnist } from './common/data';
 import { saveAndReload } from './common/persist';
-import { progressBar } from './common/progress';
 import { formatTable } from './common/table';
+import { fitWithProgress } from './common/train';
 
 /** Defaults sized to finish in about 2-3 minutes on 2 cores with the pure-JS `cpu` backend. */
 export const MAIN_DEFAULTS: RunOptions = {
@@ -115,18 +115,9 @@ export async function main(options: Partial<RunOptions> = {}): Promise<MainResul
   model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   let reloaded: tf.LayersModel | null = null;
   try {
-    const t1 = Date.now();
-    const history = await model.fit(data.xTrain, data.yTrain, {
-      epochs: opts.epochs,
-      batchSize: opts.batchSize,
-      shuffle: true,
-      yieldEvery: 'never',
-      callbacks: [progressBar({
-        epochs: opts.epochs, batchesPerEpoch: Math.ceil(data.xTrain.shape[0] / opts.batchSize), bars: opts.bars, log,
-      })],
-    });
-    const trainSeconds = (Date.now() - t1) / 1000;
-    const losses = history.history.loss as number[];
+    const fit = await fitWithProgress(model, data.xTrain, data.yTrain, opts, '');
+    const trainSeconds = fit.seconds;
+    const losses = fit.loss;
     const predict = (x: tf.Tensor) => tf.tidy(() => model.predict(x) as tf.Tensor);
     const [pTrain, pTest] = [predict(data.xTrain), predict(data.xTest)];
     const trainAccuracy = accuracy(pTrain, data.yTrain);

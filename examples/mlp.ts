@@ -69,7 +69,7 @@ export async function main(options: Partial<RunOptions> = {}): Promise<MlpResult
     reloaded = check.reloaded;
     console.log(formatTable([
       { item: 'test accuracy', value: acc },
-      { item: 'training time (s)', value: fit.seconds },
+      { item: 'training time (s)', value: fit.seconds.toFixed(1) },
       { item: 'saved to', value: check.dir },
       { item: 'reloaded predictions', value: check.identical ? 'identical' : `max diff ${check.maxAbsDiff}` },
     ], { title: '\nMLP (Dense -> BN -> ReLU)' }));

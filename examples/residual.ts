@@ -87,7 +87,7 @@ export async function main(options: Partial<RunOptions> = {}): Promise<ResidualR
     reloaded = check.reloaded;
     console.log(formatTable([
       { item: 'test accuracy', value: acc },
-      { item: 'training time (s)', value: fit.seconds },
+      { item: 'training time (s)', value: fit.seconds.toFixed(1) },
       { item: 'saved to', value: check.dir },
       { item: 'reloaded predictions', value: check.identical ? 'identical' : `max diff ${check.maxAbsDiff}` },
     ], { title: '\nResidual block (Add) with BatchNormalization' }));

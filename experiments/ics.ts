@@ -11,8 +11,7 @@ import { BatchNormalization, batchNormTraining } from '../src';
 import { cli, runCli, runOptions, RunOptions } from '../examples/common/cli';
 import { loadMnist } from '../examples/common/data';
 import { formatTable } from '../examples/common/table';
-import { progressBar } from '../examples/common/progress';
-import { disposeModel, testAccuracy } from '../examples/common/train';
+import { disposeModel, fitWithProgress, testAccuracy } from '../examples/common/train';
 import { ChartFiles, ChartSpec, writeChart } from './common/charts';
 import { mlpNet, NET_LABELS, NetKind } from './common/nets';
 
@@ -77,7 +76,8 @@ function layerStatistics(model: tf.LayersModel, layerIndex: number, probe: tf.Te
 export function icsRecorder(model: tf.LayersModel, layerIndex: number, probe: tf.Tensor, network: string, rows: IcsRow[]): tf.CustomCallback {
   let previous: number[] = [];
   return new tf.CustomCallback({
-    onTrainBegin: async () => { previous = layerStatistics(model, layerIndex, probe).unitMeans; },
+    // fitWithProgress calls fit once per epoch: only the first start is the initial state.
+    onTrainBegin: async () => { if (previous.length === 0) previous = layerStatistics(model, layerIndex, probe).unitMeans; },
     onEpochEnd: async (epoch, logs) => {
       const s = layerStatistics(model, layerIndex, probe);
       const shift = s.unitMeans.reduce((sum, m, j) => sum + Math.abs(m - previous[j]), 0) / s.unitMeans.length;
@@ -110,13 +110,8 @@ export async function main(options: Partial<RunOptions> = {}): Promise<IcsResult
       const layerIndex = model.layers.findIndex((l) => l.name === 'dense2');
       model.compile({ optimizer: tf.train.sgd(0.05), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
       try {
-        await model.fit(data.xTrain, data.yTrain, {
-          epochs: opts.epochs, batchSize: opts.batchSize, shuffle: true, yieldEvery: 'never', verbose: 0,
-          callbacks: [
-            icsRecorder(model, layerIndex, probe, NET_LABELS[kind], rows),
-            progressBar({ epochs: opts.epochs, batchesPerEpoch: Math.ceil(data.yTrain.shape[0] / opts.batchSize), bars: opts.bars, label: NET_LABELS[kind] }),
-          ],
-        });
+        await fitWithProgress(model, data.xTrain, data.yTrain, opts, NET_LABELS[kind],
+          [icsRecorder(model, layerIndex, probe, NET_LABELS[kind], rows)]);
         testAcc[NET_LABELS[kind]] = testAccuracy(model, data.xTest, data.yTest);
       } finally {
         disposeModel(model);

@@ -82,14 +82,14 @@ async function probeTraining(kind: NetKind, data: ReturnType<typeof loadMnist>, 
   let step = 0;
   try {
     for (let epoch = 0; epoch < opts.epochs; epoch++) {
-      const order = tf.util.createShuffledIndices(n);
-      // createShuffledIndices uses Math.random; reorder with the seeded generator instead.
+      // Seeded order (tf.util.createShuffledIndices uses Math.random).
+      const order = Array.from({ length: n }, (_, i) => i);
       for (let i = order.length - 1; i > 0; i--) {
         const j = Math.floor(rand() * (i + 1));
         [order[i], order[j]] = [order[j], order[i]];
       }
       for (let start = 0; start < n; start += opts.batchSize) {
-        const idx = tf.tensor1d(Array.from(order.slice(start, start + opts.batchSize)), 'int32');
+        const idx = tf.tensor1d(order.slice(start, start + opts.batchSize), 'int32');
         const xb = tf.gather(data.xTrain, idx);
         const yb = tf.gather(data.yTrain, idx);
         idx.dispose();
