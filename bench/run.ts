@@ -17,6 +17,7 @@ import * as vm from 'vm';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { BatchNormalization } from '../src/layer/batch_normalization';
+import { machine } from './machine';
 
 interface BenchCase {
   name: string;
@@ -224,10 +225,12 @@ async function main(): Promise<void> {
     }
   }
   const checks = targets(rows);
+  const { line, ...about } = machine();
   if (json) {
-    console.log(JSON.stringify({ date: new Date().toISOString(), node: process.version, rows, targets: checks }, null, 2));
+    console.log(JSON.stringify({ machine: about, rows, targets: checks }, null, 2));
     return;
   }
+  console.log(line);
   console.log(table(rows));
   console.log('\nMedians in ms; "built-in / ours" > 1 means ours is faster. "fails": the built-in throws.');
   for (const r of rows.filter((row) => row.builtinError)) {
