@@ -156,7 +156,7 @@ function runCase(backend: string, c: BenchCase, mode: Mode, quick: boolean): Row
 
 function fmt(ms: number | null): string {
   if (ms == null) return 'n/a';
-  return ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0);
+  return ms < 1 ? ms.toFixed(3) : ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0);
 }
 
 function table(rows: Row[]): string {
