@@ -144,7 +144,7 @@ function runCase(backend: string, c: BenchCase, mode: Mode, quick: boolean): Row
     builtinError = (e as Error).message.split('\n')[0].slice(0, 100);
     builtinStep = null;
   }
-  const { medians: [oursMs, builtinMs], runs, reps } = measure([oursStep, builtinStep], quick ? 3 : 7, quick ? 10 : 100, quick ? 300 : 1500);
+  const { medians: [oursMs, builtinMs], runs, reps } = measure([oursStep, builtinStep], quick ? 3 : 11, quick ? 10 : 100, quick ? 300 : 3000);
   tf.dispose([x, dy]);
   tf.disposeVariables();
   return {
