@@ -36,22 +36,25 @@ export interface FoldExampleResult {
 }
 
 /**
- * Median wall time of `predict(x)` over `repeats` runs, after one warm-up run.
+ * Median wall time in ms of `predict(x)` for each model over `repeats` rounds, after one warm-up
+ * call each. The models take turns within every round, so machine load drifting over time (other
+ * processes on a shared machine) hits all of them alike.
  *
- * Usage: `const ms = timePredict(model, x, 10);`
+ * Usage: `const [before, after] = timePredict([model, folded], x, 10);`
  */
-export function timePredict(model: tf.LayersModel, x: tf.Tensor, repeats: number): number {
-  const times: number[] = [];
-  for (let i = 0; i <= repeats; i++) {
-    const t0 = process.hrtime.bigint();
-    const y = model.predict(x) as tf.Tensor;
-    y.dataSync(); // the cpu backend is synchronous, but read back to be sure the work is done
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    y.dispose();
-    if (i > 0) times.push(ms);
+export function timePredict(models: tf.LayersModel[], x: tf.Tensor, repeats: number): number[] {
+  const times: number[][] = models.map(() => []);
+  for (let round = 0; round <= repeats; round++) {
+    models.forEach((model, k) => {
+      const t0 = process.hrtime.bigint();
+      const y = model.predict(x) as tf.Tensor;
+      y.dataSync(); // the cpu backend is synchronous, but read back to be sure the work is done
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      y.dispose();
+      if (round > 0) times[k].push(ms);
+    });
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]);
 }
 
 /**
@@ -73,8 +76,7 @@ export async function main(options: Partial<RunOptions> & { repeats?: number } =
     const result = await foldBatchNorm(model);
     folded = result.model;
     const maxAbsDiff = tf.tidy(() => tf.max(tf.abs(tf.sub(model.predict(data.xTest) as tf.Tensor, folded!.predict(data.xTest) as tf.Tensor))).dataSync()[0]);
-    const msPerBatchBefore = timePredict(model, data.xTest, opts.repeats);
-    const msPerBatchAfter = timePredict(folded, data.xTest, opts.repeats);
+    const [msPerBatchBefore, msPerBatchAfter] = timePredict([model, folded], data.xTest, opts.repeats);
     const check = await saveAndReload(folded, path.join(opts.out, 'folded-cnn'), data.xTest);
     reloaded = check.reloaded;
     const out: FoldExampleResult = {
@@ -88,7 +90,7 @@ export async function main(options: Partial<RunOptions> & { repeats?: number } =
     console.log(formatTable([
       { model: 'with BN', layers: out.layersBefore, 'ms per batch': msPerBatchBefore, 'test accuracy': out.testAccuracyBefore },
       { model: 'folded', layers: out.layersAfter, 'ms per batch': msPerBatchAfter, 'test accuracy': out.testAccuracyAfter },
-    ], { title: `\nInference on a batch of ${data.xTest.shape[0]} digits (median of ${opts.repeats})`, digits: 2 }));
+    ], { title: `\nInference on a batch of ${data.xTest.shape[0]} digits (median of ${opts.repeats}, taking turns)`, digits: 2 }));
     console.log(`folded ${out.folded.length} BN layers (${out.folded.join(', ')}); kept ${result.kept.length}`);
     console.log(`speed-up ${out.speedup.toFixed(2)}x; max |original - folded| ${maxAbsDiff.toExponential(2)}; `
       + `saved to ${check.dir}, reloaded predictions ${check.identical ? 'identical' : `max diff ${check.maxAbsDiff}`}`);
