@@ -11,7 +11,7 @@ import { loadMnist } from '../examples/common/data';
 import { formatTable } from '../examples/common/table';
 import { disposeModel, fitWithProgress, testAccuracy } from '../examples/common/train';
 import { ChartFiles, ChartSpec, writeChart } from './common/charts';
-import { mlpNet, NET_LABELS, NetKind } from './common/nets';
+import { mlpNet, netColors, NET_LABELS, NetKind } from './common/nets';
 
 export const BATCH_DEFAULTS: RunOptions = {
   epochs: 3, samples: 1000, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 51, bars: false,
@@ -82,15 +82,16 @@ export function batchChart(rows: BatchRow[]): ChartSpec {
   ]);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: 'Accuracy against batch size, with and without BN', subtitle: 'MNIST MLP; same epochs, so small batches take more steps' },
+    title: { text: 'Accuracy against batch size, with and without BN', subtitle: ['MNIST MLP; same epochs, so small batches take more steps', 'solid: test accuracy (inference mode); dashed: training accuracy (last epoch, training mode)'] },
     data: { values },
     width: 380, height: 260,
     mark: { type: 'line', point: true },
     encoding: {
       x: { field: 'batchSize', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'batch size (log 2)', axis: { values: Array.from(new Set(rows.map((r) => r.batchSize))) } },
       y: { field: 'value', type: 'quantitative', title: 'accuracy' },
-      color: { field: 'network', type: 'nominal', title: null, sort: Object.values(NET_LABELS) },
-      strokeDash: { field: 'measure', type: 'nominal', title: null, legend: { symbolType: 'stroke', symbolStrokeWidth: 2 } },
+      color: { field: 'network', type: 'nominal', title: null, scale: netColors([NET_LABELS.plain, NET_LABELS.bn]) },
+      // Explained in the subtitle: resvg draws no symbols for a dash legend.
+      strokeDash: { field: 'measure', type: 'nominal', legend: null, sort: ['test accuracy (inference mode)', 'training accuracy (last epoch)'] },
     },
     config: { legend: { orient: 'bottom', direction: 'vertical', labelLimit: 300 } },
   };

@@ -13,7 +13,7 @@ import { loadMnist } from '../examples/common/data';
 import { formatTable } from '../examples/common/table';
 import { disposeModel, fitWithProgress, testAccuracy } from '../examples/common/train';
 import { ChartFiles, ChartSpec, writeChart } from './common/charts';
-import { mlpNet, NET_LABELS, NetKind } from './common/nets';
+import { mlpNet, netColors, NET_LABELS, NetKind } from './common/nets';
 
 export const ICS_DEFAULTS: RunOptions = {
   epochs: 8, samples: 2000, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 21, bars: true,
@@ -157,8 +157,14 @@ export function icsChart(rows: IcsRow[]): ChartSpec {
       encoding: {
         x: { field: 'epoch', type: 'ordinal', title: 'epoch', axis: { labelAngle: 0 } },
         y: { field: 'value', type: 'quantitative', title: null },
-        color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1, labelLimit: 400 } },
-        strokeDash: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1, labelLimit: 400 } },
+        color: {
+          field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1, labelLimit: 400 },
+          scale: {
+            domain: [`${NET_LABELS.plain}: ReLU input`, `${NET_LABELS.bn}: ReLU input`, `${NET_LABELS.bn}: raw z before BN`],
+            range: [...netColors([NET_LABELS.plain, NET_LABELS.bn]).range, '#9ecae9'],
+          },
+        },
+        strokeDash: { field: 'series', type: 'nominal', legend: null },
       },
     },
     resolve: { scale: { y: 'independent' } },

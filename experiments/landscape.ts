@@ -15,7 +15,7 @@ import { loadMnist, seededRandom } from '../examples/common/data';
 import { formatTable } from '../examples/common/table';
 import { testAccuracy } from '../examples/common/train';
 import { ChartFiles, ChartSpec, writeChart } from './common/charts';
-import { mlpNet, NET_LABELS, NetKind, noiseLayers } from './common/nets';
+import { mlpNet, netColors, NET_LABELS, NetKind, noiseLayers } from './common/nets';
 
 export const LANDSCAPE_DEFAULTS: RunOptions = {
   epochs: 4, samples: 2000, testSamples: 500, batchSize: 64, out: 'models/experiments', seed: 41, bars: false,
@@ -181,7 +181,7 @@ export async function main(options: Partial<RunOptions> & { every?: number } = {
 
 /** Three panels: training loss per step, loss range band along the gradient, gradient change (log). */
 export function landscapeChart(rows: LandscapeRow[], trainLoss: LandscapeResult['trainLoss']): ChartSpec {
-  const color = { field: 'network', type: 'nominal' as const, title: null, sort: Object.values(NET_LABELS) };
+  const color = { field: 'network', type: 'nominal' as const, title: null, scale: netColors(Object.values(NET_LABELS)) };
   const x = { field: 'step', type: 'quantitative' as const, title: 'training step' };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',

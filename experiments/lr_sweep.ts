@@ -10,7 +10,7 @@ import { loadMnist } from '../examples/common/data';
 import { formatTable } from '../examples/common/table';
 import { disposeModel, fitWithProgress, testAccuracy } from '../examples/common/train';
 import { ChartFiles, ChartSpec, writeChart } from './common/charts';
-import { mlpNet, NET_LABELS, NetKind } from './common/nets';
+import { mlpNet, netColors, NET_LABELS, NetKind } from './common/nets';
 
 export const LR_DEFAULTS: RunOptions = {
   epochs: 3, samples: 1000, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 31, bars: false,
@@ -105,11 +105,11 @@ export function lrChart(rows: LrRow[]): ChartSpec {
     spec: {
       width: 300, height: 220,
       layer: [
-        { mark: { type: 'line' }, encoding: { color: { field: 'network', type: 'nominal', title: null } } },
+        { mark: { type: 'line' }, encoding: { color: { field: 'network', type: 'nominal', title: null, scale: netColors([NET_LABELS.plain, NET_LABELS.bn]) } } },
         {
           mark: { type: 'point', filled: true, size: 80 },
           encoding: {
-            color: { field: 'network', type: 'nominal', title: null },
+            color: { field: 'network', type: 'nominal', title: null, scale: netColors([NET_LABELS.plain, NET_LABELS.bn]) },
             shape: { field: 'outcome', type: 'nominal', title: null, scale: { domain: ['learned', 'stuck', 'diverged'], range: ['circle', 'square', 'cross'] } },
           },
         },

@@ -12,6 +12,21 @@ export const NET_LABELS: Record<NetKind, string> = {
   'noisy-bn': 'with noisy BN',
 };
 
+const COLORS: Record<string, string> = {
+  [NET_LABELS.plain]: '#e45756',
+  [NET_LABELS.bn]: '#4c78a8',
+  [NET_LABELS['noisy-bn']]: '#54a24b',
+};
+
+/**
+ * The same color for a network in every chart: a vega-lite color `scale` for the given networks.
+ *
+ * Usage: `color: { field: 'network', type: 'nominal', scale: netColors(['without BN', 'with BN']) }`
+ */
+export function netColors(networks: string[]): { domain: string[]; range: string[] } {
+  return { domain: networks, range: networks.map((n) => COLORS[n] ?? '#888888') };
+}
+
 /**
  * "Noisy BatchNorm" of Santurkar et al. (2018): after a BN layer, in training only, each unit is
  * scaled and shifted by noise that changes at every step (`resample()`), so the distribution the
