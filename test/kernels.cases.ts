@@ -171,6 +171,18 @@ export function describeKernels(backend: string): void {
       });
     });
 
+  test(`${backend}: second-order gradients fail with a plain message (not silently wrong)`, () => {
+    const x = tf.randomNormal([6, 3], 1, 2, 'float32', 1);
+    const f = (a: tf.Tensor) => {
+      const r = batchNormTraining({ x: a, gamma: null, beta: null, axis: 1, epsilon: EPSILON });
+      tf.dispose([r.mean, r.variance]);
+      return tf.sum(tf.square(r.y));
+    };
+    expect(() => tf.grad((a: tf.Tensor) => tf.sum(tf.square(tf.grad(f)(a))))(x))
+      .toThrow('second-order gradients through BatchNormalization are not supported');
+    x.dispose();
+  });
+
   test(`${backend}: statistics stay accurate when |mean| >> std (shifted sums)`, () => {
     const x = tf.tidy(() => tf.add(tf.mul(tf.randomNormal([64, 3], 0, 1, 'float32', 5), 0.01), 1000));
     const ours = batchNormTraining({ x, gamma: null, beta: null, axis: 1, epsilon: 1e-6 });

@@ -2,7 +2,8 @@
  * Gradients of the two forward kernels, registered with `tf.registerGradient`. They run the
  * backward kernels through the engine, so on any backend with our kernels the backward is two
  * fused passes: one for the channel sums (dbeta, dgamma), one for dx.
- * The backward kernels themselves have no gradient (no second-order derivatives).
+ * The backward kernels themselves have no gradient: second-order derivatives raise a clear error
+ * (the composite customGrad path does not give correct ones either).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GradConfig, NamedAttrMap } from '@tensorflow/tfjs';
@@ -62,3 +63,11 @@ export const inferenceGradConfig: GradConfig = {
     };
   },
 };
+
+/** Gradients of the backward kernels: a plain error instead of "gradient function not found". */
+export const secondOrderGradConfigs: GradConfig[] = [BatchNormGradSums, BatchNormGradX].map((kernelName) => ({
+  kernelName,
+  gradFunc: () => {
+    throw new Error('tfjs-batchnorm: second-order gradients through BatchNormalization are not supported');
+  },
+}));

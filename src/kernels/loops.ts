@@ -16,7 +16,11 @@ export interface Dims {
   inner: number;
 }
 
-/** `1 / sqrt(variance + epsilon)` per channel, in float64. */
+/**
+ * `1 / sqrt(variance + epsilon)` per channel, in float64.
+ *
+ * Usage: `const invStd = inverseStd(variance, 1e-3);`
+ */
 export function inverseStd(variance: Float32Array, epsilon: number): Float64Array {
   const out = new Float64Array(variance.length);
   for (let c = 0; c < variance.length; c++) out[c] = 1 / Math.sqrt(variance[c] + epsilon);

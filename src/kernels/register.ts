@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { cpuKernels } from './cpu';
-import { inferenceGradConfig, trainingGradConfig } from './gradients';
+import { inferenceGradConfig, secondOrderGradConfigs, trainingGradConfig } from './gradients';
 import { BatchNormTraining, KERNEL_NAMES } from './names';
 import { wasmKernels } from './wasm';
 
@@ -20,7 +20,7 @@ export function registerBatchNormKernels(): void {
   for (const config of [...cpuKernels(), ...wasmKernels()]) {
     if (tf.getKernel(config.kernelName, config.backendName) == null) tf.registerKernel(config);
   }
-  for (const config of [trainingGradConfig, inferenceGradConfig]) {
+  for (const config of [trainingGradConfig, inferenceGradConfig, ...secondOrderGradConfigs]) {
     if (tf.getGradient(config.kernelName) == null) tf.registerGradient(config);
   }
 }
