@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BatchNormalization } from '../src';
 import { cli, runCli, runOptions, RunOptions } from './common/cli';
 import { loadMnist } from './common/data';
-import { fileUrl, saveAndReload } from './common/persist';
+import { fileUrl, reloadRows, saveAndReload } from './common/persist';
 import { formatTable } from './common/table';
 import { disposeModel, fitWithProgress, testAccuracy } from './common/train';
 import { mlp } from './mlp';
@@ -97,8 +97,7 @@ export async function main(options: Partial<RunOptions> = {}): Promise<FinetuneR
       { item: 'fine-tuned accuracy, digits 5-9', value: newTestAccuracy },
       { item: `frozen BN layers (${bnLayers.length}): max weight change`, value: frozenBnMaxChange },
       { item: 'trainable Dense kernels: max change', value: denseMaxChange },
-      { item: 'saved to', value: check.dir },
-      { item: 'reloaded predictions', value: check.identical ? 'identical' : `max diff ${check.maxAbsDiff}` },
+      ...reloadRows(check),
     ], { title: '\nFine-tuning with frozen BatchNormalization' }));
     return {
       baseTestAccuracy, newTestAccuracy, newLoss: fit.loss, frozen: bnLayers.map((l) => l.name),

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BatchNormalization, batchNormalization } from '../src';
 import { cli, runCli, runOptions, RunOptions } from './common/cli';
 import { seededRandom } from './common/data';
-import { saveAndReload } from './common/persist';
+import { reloadRows, saveAndReload } from './common/persist';
 import { formatTable } from './common/table';
 import { disposeModel, fitWithProgress, testAccuracy } from './common/train';
 
@@ -172,8 +172,7 @@ export async function main(options: Partial<RunOptions> = {}): Promise<MaskingRe
       { item: 'test accuracy', value: acc },
       { item: 'max |BN mean - unpadded mean|', value: meanDiffUnpadded },
       { item: 'max |BN mean - all-steps mean|', value: meanDiffAllSteps },
-      { item: 'saved to', value: check.dir },
-      { item: 'reloaded predictions', value: check.identical ? 'identical' : `max diff ${check.maxAbsDiff}` },
+      ...reloadRows(check),
     ], { title: '\nMasked sequence model' }));
     return {
       testAccuracy: acc, loss: fit.loss, seconds: fit.seconds, statistics, meanDiffUnpadded, meanDiffAllSteps,

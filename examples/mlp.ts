@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { batchNormalization } from '../src';
 import { cli, runCli, runOptions, RunOptions } from './common/cli';
 import { loadMnist } from './common/data';
-import { saveAndReload } from './common/persist';
+import { reloadRows, saveAndReload } from './common/persist';
 import { formatTable } from './common/table';
 import { disposeModel, fitWithProgress, testAccuracy } from './common/train';
 
@@ -70,8 +70,7 @@ export async function main(options: Partial<RunOptions> = {}): Promise<MlpResult
     console.log(formatTable([
       { item: 'test accuracy', value: acc },
       { item: 'training time (s)', value: fit.seconds.toFixed(1) },
-      { item: 'saved to', value: check.dir },
-      { item: 'reloaded predictions', value: check.identical ? 'identical' : `max diff ${check.maxAbsDiff}` },
+      ...reloadRows(check),
     ], { title: '\nMLP (Dense -> BN -> ReLU)' }));
     return {
       testAccuracy: acc, loss: fit.loss, seconds: fit.seconds, denseWeightsBeforeBn,

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { batchNormalization } from '../src';
 import { cli, runCli, runOptions, RunOptions } from './common/cli';
 import { loadMnist } from './common/data';
-import { saveAndReload } from './common/persist';
+import { reloadRows, saveAndReload } from './common/persist';
 import { formatTable } from './common/table';
 import { disposeModel, fitWithProgress, testAccuracy } from './common/train';
 
@@ -88,8 +88,7 @@ export async function main(options: Partial<RunOptions> = {}): Promise<ResidualR
     console.log(formatTable([
       { item: 'test accuracy', value: acc },
       { item: 'training time (s)', value: fit.seconds.toFixed(1) },
-      { item: 'saved to', value: check.dir },
-      { item: 'reloaded predictions', value: check.identical ? 'identical' : `max diff ${check.maxAbsDiff}` },
+      ...reloadRows(check),
     ], { title: '\nResidual block (Add) with BatchNormalization' }));
     return {
       testAccuracy: acc, loss: fit.loss, seconds: fit.seconds, layerClasses: model.layers.map((l) => l.getClassName()),

@@ -35,3 +35,15 @@ export async function saveAndReload(model: tf.LayersModel, dir: string, probe: t
   });
   return { dir: path.resolve(dir), reloaded, maxAbsDiff, identical: maxAbsDiff === 0 };
 }
+
+/**
+ * The summary-table rows every example prints about its save and reload check.
+ *
+ * Usage: `formatTable([{ item: 'test accuracy', value: acc }, ...reloadRows(check)])`
+ */
+export function reloadRows(check: ReloadCheck): Array<{ item: string; value: string }> {
+  return [
+    { item: 'saved to', value: check.dir },
+    { item: 'reloaded predictions', value: check.identical ? 'identical' : `max diff ${check.maxAbsDiff}` },
+  ];
+}
