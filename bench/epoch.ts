@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { BatchNormalization } from '../src/layer/batch_normalization';
+import { median } from '../src/cli/timing';
 import { machine } from './machine';
 
 /** 'none' puts a linear activation where BN was: the floor, i.e. the epoch without any BN cost. */
@@ -72,12 +73,6 @@ interface EpochRow {
   speedup: number;
   oursLoss: number;
   builtinLoss: number;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 async function timeModels(backend: string, name: string, build: (v: Variant) => tf.LayersModel,

@@ -17,6 +17,7 @@ import * as vm from 'vm';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { BatchNormalization } from '../src/layer/batch_normalization';
+import { median } from '../src/cli/timing';
 import { machine } from './machine';
 
 interface BenchCase {
@@ -51,12 +52,6 @@ export interface Row {
   /** Steps per sample for ours (the built-in's may differ). */
   reps: number;
   builtinError?: string;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** One measured step: returns a function that runs it once and reads everything back. */

@@ -6,6 +6,7 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { foldBatchNorm } from '../src';
+import { timePredictions } from '../src/cli/timing';
 import { cli, runCli, runOptions, RunOptions } from './common/cli';
 import { loadMnist } from './common/data';
 import { saveAndReload } from './common/persist';
@@ -36,28 +37,6 @@ export interface FoldExampleResult {
 }
 
 /**
- * Median wall time in ms of `predict(x)` for each model over `repeats` rounds, after one warm-up
- * call each. The models take turns within every round, so machine load drifting over time (other
- * processes on a shared machine) hits all of them alike.
- *
- * Usage: `const [before, after] = timePredict([model, folded], x, 10);`
- */
-export function timePredict(models: tf.LayersModel[], x: tf.Tensor, repeats: number): number[] {
-  const times: number[][] = models.map(() => []);
-  for (let round = 0; round <= repeats; round++) {
-    models.forEach((model, k) => {
-      const t0 = process.hrtime.bigint();
-      const y = model.predict(x) as tf.Tensor;
-      y.dataSync(); // the cpu backend is synchronous, but read back to be sure the work is done
-      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      y.dispose();
-      if (round > 0) times[k].push(ms);
-    });
-  }
-  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]);
-}
-
-/**
  * Trains the CNN of the main job briefly, folds its BN layers, compares and times both models,
  * saves the folded one to `<out>/folded-cnn` and reloads it.
  *
@@ -76,7 +55,7 @@ export async function main(options: Partial<RunOptions> & { repeats?: number } =
     const result = await foldBatchNorm(model);
     folded = result.model;
     const maxAbsDiff = tf.tidy(() => tf.max(tf.abs(tf.sub(model.predict(data.xTest) as tf.Tensor, folded!.predict(data.xTest) as tf.Tensor))).dataSync()[0]);
-    const [msPerBatchBefore, msPerBatchAfter] = timePredict([model, folded], data.xTest, opts.repeats);
+    const [msPerBatchBefore, msPerBatchAfter] = await timePredictions([model, folded], [data.xTest], { runs: opts.repeats });
     const check = await saveAndReload(folded, path.join(opts.out, 'folded-cnn'), data.xTest);
     reloaded = check.reloaded;
     const out: FoldExampleResult = {

@@ -3,6 +3,7 @@
  * how long each takes per batch. The engine of `tfjs-batchnorm verify`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { predictAll, timePredictions } from './timing';
 
 export interface CompareOptions {
   /** Batch size of the generated input (default 2). */
@@ -23,25 +24,6 @@ export interface CompareResult {
   /** Median milliseconds per batch. */
   msPerBatchA: number;
   msPerBatchB: number;
-}
-
-function outputsOf(model: tf.LayersModel, inputs: tf.Tensor[]): tf.Tensor[] {
-  const y = model.predict(inputs.length === 1 ? inputs[0] : inputs);
-  return Array.isArray(y) ? y : [y];
-}
-
-async function timePerBatch(model: tf.LayersModel, inputs: tf.Tensor[]): Promise<number> {
-  const start = performance.now();
-  const ys = outputsOf(model, inputs);
-  await Promise.all(ys.map((y) => y.data()));
-  tf.dispose(ys);
-  return performance.now() - start;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Input shapes of a model with the batch dimension set; throws if a dimension is unknown. */
@@ -68,8 +50,8 @@ export async function compareModels(a: tf.LayersModel, b: tf.LayersModel, option
   const inputs = shapes.map((shape, i) => tf.randomUniform(shape, range[0], range[1], a.inputs[i].dtype, seed + i));
   try {
     const { maxAbsDiff, maxAbs } = tf.tidy(() => {
-      const ya = outputsOf(a, inputs);
-      const yb = outputsOf(b, inputs);
+      const ya = predictAll(a, inputs);
+      const yb = predictAll(b, inputs);
       if (ya.length !== yb.length || ya.some((y, i) => !tf.util.arraysEqual(y.shape, yb[i].shape))) {
         throw new Error(`the models' outputs differ in shape: ${JSON.stringify(ya.map((y) => y.shape))} vs ` +
           `${JSON.stringify(yb.map((y) => y.shape))}`);
@@ -77,20 +59,14 @@ export async function compareModels(a: tf.LayersModel, b: tf.LayersModel, option
       const diff = Math.max(...ya.map((y, i) => tf.max(tf.abs(tf.sub(y, yb[i]))).dataSync()[0]));
       return { maxAbsDiff: diff, maxAbs: Math.max(...ya.map((y) => tf.max(tf.abs(y)).dataSync()[0])) };
     });
-    const timesA: number[] = [];
-    const timesB: number[] = [];
-    // The comparison above was each model's first run, the warm-up. Timed runs are interleaved,
-    // so a slow spell on a shared machine hits both models alike.
-    for (let r = 0; r < runs; r++) {
-      timesA.push(await timePerBatch(a, inputs));
-      timesB.push(await timePerBatch(b, inputs));
-    }
+    // The comparison above was each model's first run, the warm-up.
+    const [msPerBatchA, msPerBatchB] = await timePredictions([a, b], inputs, { runs, warmUpRounds: 0 });
     return {
       inputShapes: shapes,
       maxAbsDiff,
       maxRelDiff: maxAbs > 0 ? maxAbsDiff / maxAbs : maxAbsDiff,
-      msPerBatchA: median(timesA),
-      msPerBatchB: median(timesB),
+      msPerBatchA,
+      msPerBatchB,
     };
   } finally {
     tf.dispose(inputs);

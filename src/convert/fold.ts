@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '../layer/batch_normalization';
 import { BatchNormValues, foldIntoKernel, kernelLayout } from './fold_math';
-import { CUSTOM_BN, isModelConfig, LayerConfig, layerName, ModelConfig, STOCK_BN, walkLayers, walkModels } from './model_config';
+import { configAxis, CUSTOM_BN, isModelConfig, LayerConfig, layerName, ModelConfig, STOCK_BN, walkLayers, walkModels } from './model_config';
 import { leafLayers, pathKey, rebuildModel, topologyOf } from './rebuild';
 import { stockAxisProblem } from './stock_axis';
 
@@ -80,12 +80,6 @@ function consumerCounts(model: ModelConfig): Map<string, number> {
   return counts;
 }
 
-function bnAxis(bn: LayerConfig): number | null {
-  const axis = bn.config['axis'];
-  const value = Array.isArray(axis) && axis.length === 1 ? axis[0] : axis ?? -1;
-  return typeof value === 'number' ? value : null;
-}
-
 /** Why `producer` cannot absorb `bn`, or null if it can. */
 function producerProblem(producer: LayerConfig, bn: LayerConfig, producerLayer: tf.layers.Layer | undefined): string | null {
   const name = `'${layerName(producer)}'`;
@@ -97,7 +91,7 @@ function producerProblem(producer: LayerConfig, bn: LayerConfig, producerLayer: 
     return `${producer.class_name} ${name} applies activation '${String(activation)}' before the BN`;
   }
   const rank = producerLayer == null ? null : (producerLayer.outputShape as tf.Shape).length;
-  const axis = bnAxis(bn);
+  const axis = configAxis(bn);
   if (rank == null || axis == null) return `the BN axis or the rank of ${name}'s output is unknown`;
   const channelAxis = producer.config['data_format'] === 'channels_first' ? 1 : rank - 1;
   if ((axis + rank) % rank !== channelAxis) {

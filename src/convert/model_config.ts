@@ -37,6 +37,17 @@ export function isModelConfig(layer: LayerConfig): layer is ModelConfig {
   return MODEL_CLASSES.includes(layer.class_name) && Array.isArray((layer.config as { layers?: unknown }).layers);
 }
 
+/**
+ * A BatchNormalization config's `axis` as a number (Keras 2 writes `[3]`), or null if it is not one.
+ *
+ * Usage: `configAxis({ class_name: 'BatchNormalization', config: { axis: [3] } }) // 3`
+ */
+export function configAxis(bn: LayerConfig): number | null {
+  const raw = bn.config['axis'];
+  const value = Array.isArray(raw) && raw.length === 1 ? raw[0] : raw ?? -1;
+  return typeof value === 'number' ? value : null;
+}
+
 /** A layer's name: functional configs put it beside class_name, Sequential ones in config. */
 export function layerName(layer: LayerConfig): string {
   return (layer.name ?? layer.config['name']) as string;

@@ -5,7 +5,7 @@
  * custom BN on another axis is not silently turned into a stock one.
  */
 import * as tf from '@tensorflow/tfjs';
-import { LayerConfig } from './model_config';
+import { configAxis, LayerConfig } from './model_config';
 
 /**
  * Why converting this BN to tfjs's built-in would change its output, or null if it is safe.
@@ -13,15 +13,14 @@ import { LayerConfig } from './model_config';
  * Usage: `const problem = stockAxisProblem(bnConfig, bnLayer);`
  */
 export function stockAxisProblem(bn: LayerConfig, layer: tf.layers.Layer | undefined): string | null {
-  const raw = bn.config['axis'];
-  const axis = Array.isArray(raw) && raw.length === 1 ? raw[0] : raw ?? -1;
+  const axis = configAxis(bn);
   let rank: number;
   try {
     rank = (layer?.outputShape as tf.Shape).length; // BN keeps its input's shape
   } catch {
     return null; // A layer used several times has no single input shape; nothing to judge.
   }
-  if (typeof axis !== 'number' || !Number.isInteger(rank) || axis === -1 || axis === rank - 1) return null;
+  if (axis == null || !Number.isInteger(rank) || axis === -1 || axis === rank - 1) return null;
   return `it normalizes axis ${axis} of a rank-${rank} input, which tfjs's built-in BatchNormalization ` +
     'computes incorrectly (its kernel assumes the last axis)';
 }

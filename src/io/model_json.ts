@@ -3,12 +3,12 @@
  * file fails with a message about the file rather than deep inside tfjs.
  */
 import * as tf from '@tensorflow/tfjs';
+import { MODEL_CLASSES } from '../convert/model_config';
 import { ModelFileError } from './errors';
 
 type ManifestEntry = tf.io.WeightsManifestEntry;
 type ManifestGroup = tf.io.WeightsManifestConfig[number];
 
-const MODEL_CLASSES = ['Sequential', 'Model', 'Functional'];
 const BYTES_PER_VALUE: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -50,6 +50,8 @@ export const inferenceGradConfig: GradConfig = {
     const [x, mean, variance, gamma] = saved;
     const dyT = dy as tf.Tensor;
     const epsilon = (attrs as GradXAttrs).epsilon;
+    // Not cached across the thunks below: the engine runs each in its own tidy, which would
+    // dispose a shared result before the next thunk reads it.
     const sums = () => run(BatchNormGradSums, { dy: dyT, x, mean, variance }, attrs);
     const invStd = () => tf.rsqrt(tf.add(tf.reshape(variance, [-1]), epsilon));
     return {

@@ -8,9 +8,6 @@ import { inferenceGradConfig, secondOrderGradConfigs, trainingGradConfig } from 
 import { BatchNormTraining, KERNEL_NAMES } from './names';
 import { wasmKernels } from './wasm';
 
-/** Backends this package has kernels for. */
-export const KERNEL_BACKENDS = ['cpu', 'wasm'] as const;
-
 /**
  * Registers the kernels and gradients; safe to call many times.
  *
@@ -24,6 +21,8 @@ export function registerBatchNormKernels(): void {
     if (tf.getGradient(config.kernelName) == null) tf.registerGradient(config);
   }
 }
+
+const served = new Map<string, boolean>();
 
 /**
  * Whether `backendName` (default: the active backend) runs this package's kernels.
@@ -40,4 +39,3 @@ export function hasBatchNormKernels(backendName: string = tf.getBackend()): bool
   }
   return known;
 }
-const served = new Map<string, boolean>();
