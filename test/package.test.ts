@@ -40,3 +40,24 @@ test('type declarations are written for the entry', () => {
   expect(dts).toMatch(/BatchNormalization/);
   expect(fs.readFileSync(path.join(root, 'dist/cjs/layer/batch_normalization.d.ts'), 'utf8')).toMatch(/export interface BatchNormalizationArgs/);
 });
+
+test('a second copy of the package loaded beside the first shares its registered layer class', () => {
+  const out = node(['-e', `
+    const tf = require('@tensorflow/tfjs');
+    const first = require('./dist/cjs/index.js');
+    for (const k of Object.keys(require.cache)) if (k.includes('/dist/cjs/')) delete require.cache[k];
+    const second = require('./dist/cjs/index.js');
+    const registered = tf.serialization.SerializationMap.getMap().classNameMap.TfjsBatchNormalization[0];
+    console.log(JSON.stringify({ twoCopies: first !== second, same: first.BatchNormalization === second.BatchNormalization,
+      registered: registered === first.BatchNormalization, instance: second.batchNormalization() instanceof first.BatchNormalization }));`]);
+  expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ twoCopies: true, same: true, registered: true, instance: true });
+});
+
+test('the bundler entry is one ES module that imports tfjs and none of the Node built-ins', () => {
+  const esm = fs.readFileSync(path.join(root, 'dist/esm/index.mjs'), 'utf8');
+  expect(esm).toMatch(/from "@tensorflow\/tfjs"/);
+  expect(esm).not.toMatch(/require\(["']|from "(fs|path|crypto)"/);
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  expect(pkg.exports['.'].import).toBe('./dist/esm/index.mjs');
+  expect(pkg.exports['.'].node.import).toBe('./dist/esm/node.mjs');
+});

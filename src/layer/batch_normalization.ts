@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { batchNormInference, batchNormTraining, movingAverage } from '../ops/batch_norm';
 import { normalizeAxis } from '../ops/feature_view';
 import { Constraint, Initializer, Regularizer, resolveKerasObject, serializeKerasObject } from './keras_objects';
+import { registerLayerClass } from './register_class';
 
 type BuiltinArgs = NonNullable<Parameters<typeof tf.layers.batchNormalization>[0]>;
 type LayerVariable = ReturnType<tf.layers.Layer['addWeight']>;
@@ -30,7 +31,7 @@ export interface BatchNormalizationArgs extends Omit<BuiltinArgs, 'axis'> {
  *
  * Usage: `model.add(new BatchNormalization({ axis: -1, momentum: 0.99 }));`
  */
-export class BatchNormalization extends tf.layers.Layer {
+class BatchNormalizationLayer extends tf.layers.Layer {
   static className = 'TfjsBatchNormalization';
 
   readonly axis: number;
@@ -183,7 +184,10 @@ export class BatchNormalization extends tf.layers.Layer {
     return new Error(`BatchNormalization layer '${this.name}': expected ${expected}, but received ${received}.`);
   }
 }
-tf.serialization.registerClass(BatchNormalization);
+
+/** The layer class (shared with any other copy of this package loaded alongside this one). */
+export const BatchNormalization = registerLayerClass(BatchNormalizationLayer);
+export type BatchNormalization = BatchNormalizationLayer;
 
 /**
  * Factory mirroring `tf.layers.batchNormalization(args)`.

@@ -1,0 +1,56 @@
+// Writes the package's two ES module entries (after tsc has written dist/cjs):
+//
+//  - dist/esm/index.mjs, for bundlers and browsers: src/ bundled by esbuild into one ES module
+//    that imports `@tensorflow/tfjs` (left external), so a bundler links it to tfjs's own ES
+//    modules and tree-shakes both. Node's fs/path/crypto are replaced by empty modules (the
+//    package.json `browser` field), so the file:// IO stays out of browser bundles.
+//  - dist/esm/node.mjs, for `import` in Node: re-exports the CommonJS build, so `import` and
+//    `require` in one Node process share one module instance (no dual-package hazard there;
+//    Node's `import '@tensorflow/tfjs'` loads tfjs's CommonJS build too).
+const esbuild = require('esbuild');
+const fs = require('fs');
+const path = require('path');
+
+const root = path.join(__dirname, '..');
+const out = path.join(root, 'dist', 'esm');
+
+async function main() {
+  fs.mkdirSync(out, { recursive: true });
+  await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: ['src/index.ts'],
+    outfile: path.join(out, 'index.mjs'),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2019',
+    external: ['@tensorflow/tfjs', '@tensorflow/tfjs-core', '@tensorflow/tfjs-layers'],
+    sourcemap: true,
+    logLevel: 'warning',
+    // Expected: the Node built-ins are empty here, and only the file:// IO (never called in a
+    // browser, where no file:// router is registered) uses them.
+    logOverride: { 'import-is-undefined': 'silent' },
+  });
+  const text = fs.readFileSync(path.join(out, 'index.mjs'), 'utf8');
+  for (const builtin of ['fs', 'path', 'crypto']) {
+    if (new RegExp(`from ["']${builtin}["']|require\\(["']${builtin}["']\\)`).test(text)) {
+      throw new Error(`dist/esm/index.mjs still imports Node's '${builtin}'`);
+    }
+  }
+
+  const cjs = require(path.join(root, 'dist', 'cjs', 'index.js'));
+  const names = Object.keys(cjs).filter((name) => name !== 'default' && name !== '__esModule');
+  const lines = [
+    "import cjs from '../cjs/index.js';",
+    ...names.map((name) => `export const ${name} = cjs.${name};`),
+    'export default cjs;',
+    '',
+  ];
+  fs.writeFileSync(path.join(out, 'node.mjs'), lines.join('\n'));
+  console.log(`dist/esm/index.mjs (bundlers, ${(text.length / 1024).toFixed(0)} KB) and dist/esm/node.mjs (Node, ${names.length} names)`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
