@@ -1,0 +1,83 @@
+/**
+ * Headless Chromium for the browser tests, the browser bench and the example page: Debian's
+ * `chromium` package (installed through apt-get when missing and running as root, as on a fresh
+ * CI machine), driven by playwright-core. Never downloads a browser of its own.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { chromium, BrowserContext } from 'playwright-core';
+
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+
+/** Quiet, reproducible headless runs; WebGL through SwiftShader (WebGL on the CPU). */
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--use-angle=swiftshader',
+  '--enable-unsafe-swiftshader',
+];
+
+function run(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (r.status !== 0) throw new Error(`\`${cmd} ${args.join(' ')}\` failed (exit ${r.status ?? r.signal})`);
+}
+
+/**
+ * Makes sure /usr/bin/chromium exists: installs Debian's `chromium` with apt-get when running
+ * as root, otherwise throws saying how to install it.
+ *
+ * Usage: `ensureChromium();`
+ */
+export function ensureChromium(): void {
+  if (fs.existsSync(CHROMIUM_PATH)) return;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const hasApt = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
+  if (!isRoot || !hasApt) {
+    throw new Error(`Chromium not found at ${CHROMIUM_PATH}, and it cannot be installed here ` +
+      `(${isRoot ? 'no apt-get' : 'not root'}). Install it: sudo apt-get install -y chromium`);
+  }
+  console.log(`${CHROMIUM_PATH} missing: installing Debian's chromium with apt-get`);
+  run('apt-get', ['update']);
+  run('apt-get', ['install', '-y', '--no-install-recommends', 'chromium']);
+  if (!fs.existsSync(CHROMIUM_PATH)) throw new Error(`apt-get installed chromium, but ${CHROMIUM_PATH} is still missing`);
+}
+
+export interface Browser {
+  context: BrowserContext;
+  /** Closes the browser and removes its profile folder. */
+  close(): Promise<void>;
+}
+
+/**
+ * Launches headless Chromium with a fresh profile (so IndexedDB starts empty). Throws, with
+ * the launch error, when it cannot start.
+ *
+ * Usage: `const browser = await launchChromium(); const page = await browser.context.newPage();`
+ */
+export async function launchChromium(): Promise<Browser> {
+  ensureChromium();
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-batchnorm-chromium-'));
+  let context: BrowserContext;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      args: CHROMIUM_ARGS,
+    });
+  } catch (err) {
+    fs.rmSync(profile, { recursive: true, force: true });
+    throw new Error(`Chromium (${CHROMIUM_PATH}) did not start: ${(err as Error).message}`);
+  }
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      fs.rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
