@@ -5,6 +5,8 @@
  */
 export { BatchNormalization, batchNormalization } from './layer/batch_normalization';
 export type { BatchNormalizationArgs } from './layer/batch_normalization';
+// Loaders for BatchNormalizationV1 / V2 and SyncBatchNormalization, the names TF and tf.keras wrote.
+export { BATCH_NORM_ALIASES } from './layer/aliases';
 export { batchNormTraining, batchNormInference, movingAverage } from './ops/batch_norm';
 export type { BatchNormInputs, BatchStatistics, TrainingResult } from './ops/batch_norm';
 // File system IO: registers file:// routers in Node unless tfjs-node's are present (see io/router.ts).

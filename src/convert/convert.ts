@@ -4,8 +4,8 @@
  * Both classes take the same config keys and hold the same four weights in the same order.
  */
 import * as tf from '@tensorflow/tfjs';
-import '../layer/batch_normalization';
-import { CUSTOM_BN, STOCK_BN, walkLayers } from './model_config';
+import '../layer/aliases';
+import { ALIAS_BN, CUSTOM_BN, STOCK_BN, walkLayers } from './model_config';
 import { leafLayers, pathKey, rebuildModel, topologyOf } from './rebuild';
 import { stockAxisProblem } from './stock_axis';
 
@@ -26,13 +26,14 @@ export interface ConversionResult {
  * Usage: `const { model: stock, converted } = await convertBatchNorm(model, 'stock');`
  */
 export async function convertBatchNorm(model: tf.LayersModel, to: BatchNormKind): Promise<ConversionResult> {
-  const [from, target] = to === 'custom' ? [STOCK_BN, CUSTOM_BN] : [CUSTOM_BN, STOCK_BN];
+  // The aliases TF wrote (BatchNormalizationV1, ...) become the canonical name either way.
+  const [from, target] = to === 'custom' ? [[STOCK_BN, ...ALIAS_BN], CUSTOM_BN] : [[CUSTOM_BN, ...ALIAS_BN], STOCK_BN];
   const topology = topologyOf(model);
   const converted: string[][] = [];
   const warnings: string[] = [];
   const layers = leafLayers(model);
   walkLayers(topology, (layer, path) => {
-    if (layer.class_name !== from) return;
+    if (!from.includes(layer.class_name)) return;
     layer.class_name = target;
     converted.push(path);
     const problem = to === 'stock' ? stockAxisProblem(layer, layers.get(pathKey(path))) : null;

@@ -4,9 +4,9 @@
  * and removed from the graph. Everything else (Adds, padding, nested models) stays as it was.
  */
 import * as tf from '@tensorflow/tfjs';
-import '../layer/batch_normalization';
+import '../layer/aliases';
 import { BatchNormValues, foldIntoKernel, kernelLayout } from './fold_math';
-import { configAxis, CUSTOM_BN, isModelConfig, LayerConfig, layerName, ModelConfig, STOCK_BN, walkLayers, walkModels } from './model_config';
+import { ALIAS_BN, configAxis, CUSTOM_BN, isModelConfig, LayerConfig, layerName, ModelConfig, STOCK_BN, walkLayers, walkModels } from './model_config';
 import { leafLayers, pathKey, rebuildModel, topologyOf } from './rebuild';
 import { stockAxisProblem } from './stock_axis';
 
@@ -39,7 +39,8 @@ export interface FoldOptions {
   keptToStock?: boolean;
 }
 
-const BN_CLASSES = [STOCK_BN, CUSTOM_BN];
+const CUSTOM_CLASSES = [CUSTOM_BN, ...ALIAS_BN];
+const BN_CLASSES = [STOCK_BN, ...CUSTOM_CLASSES];
 const FOLDABLE = ['Dense', 'Conv1D', 'Conv2D', 'Conv3D', 'DepthwiseConv2D', 'SeparableConv2D', 'Conv2DTranspose'];
 
 type InboundRef = [string, number, number, unknown?];
@@ -206,11 +207,11 @@ export async function foldBatchNorm(model: tf.LayersModel, options: FoldOptions 
   removeBatchNorms(folding);
   if (options.keptToStock !== false) {
     walkLayers(topology, (layer, path) => {
-      if (layer.class_name !== CUSTOM_BN) return;
+      if (!CUSTOM_CLASSES.includes(layer.class_name)) return;
       const problem = stockAxisProblem(layer, layers.get(pathKey(path)));
       if (problem == null) layer.class_name = STOCK_BN;
       const entry = kept.find((k) => pathKey(k.batchNorm) === pathKey(path));
-      if (problem != null && entry != null) entry.reason += `; left as ${CUSTOM_BN} because ${problem}`;
+      if (problem != null && entry != null) entry.reason += `; left as ${layer.class_name} because ${problem}`;
     });
   }
   try {

@@ -4,6 +4,8 @@
  * including Sequential and functional models nested as layers, with its path of model names.
  */
 
+import { KERAS_BN_ALIASES } from '../layer/class_names';
+
 /** One layer entry in a model config: `{class_name, config, name?, inbound_nodes?}`. */
 export interface LayerConfig {
   class_name: string;
@@ -27,6 +29,8 @@ export const MODEL_CLASSES = ['Sequential', 'Model', 'Functional'];
 /** Stock and custom BatchNormalization class names, as they appear in model.json. */
 export const STOCK_BN = 'BatchNormalization';
 export const CUSTOM_BN = 'TfjsBatchNormalization';
+/** Names TF and tf.keras wrote (`BatchNormalizationV1`, ...), loaded as this package's layer. */
+export const ALIAS_BN = KERAS_BN_ALIASES;
 
 /**
  * True for a Sequential / functional model config (one that has a layer list).
