@@ -3,6 +3,8 @@
  *
  * Usage: `import { batchNormalization } from 'tfjs-batchnorm';`
  */
+// First: a second copy of @tensorflow/tfjs gets a clear error before anything is registered.
+import './layer/single_tfjs';
 export { BatchNormalization, batchNormalization } from './layer/batch_normalization';
 export type { BatchNormalizationArgs } from './layer/batch_normalization';
 // Loaders for BatchNormalizationV1 / V2 and SyncBatchNormalization, the names TF and tf.keras wrote.

@@ -61,3 +61,33 @@ test('the bundler entry is one ES module that imports tfjs and none of the Node 
   expect(pkg.exports['.'].import).toBe('./dist/esm/index.mjs');
   expect(pkg.exports['.'].node.import).toBe('./dist/esm/node.mjs');
 });
+
+test('a second copy of @tensorflow/tfjs is refused at import, naming both folders and the fix', () => {
+  // An app with its own tfjs (hard-linked copies: a distinct folder, no disk cost) loads tfjs,
+  // then this package, which resolves the repository's copy, as a linked install would.
+  const app = path.join(root, '.cache', 'second-copy');
+  const appTf = path.join(app, 'node_modules', '@tensorflow');
+  fs.rmSync(app, { recursive: true, force: true });
+  fs.mkdirSync(appTf, { recursive: true });
+  for (const name of fs.readdirSync(path.join(root, 'node_modules', '@tensorflow'))) {
+    execFileSync('cp', ['-al', path.join(root, 'node_modules', '@tensorflow', name), appTf]);
+  }
+  const appTfjs = JSON.stringify(path.join(appTf, 'tfjs'));
+  const ours = JSON.stringify(path.join(root, 'dist/cjs/index.js'));
+  const run = (body: string) => {
+    const out = execFileSync(process.execPath, ['-e', `try { ${body} console.log('"loaded"'); } catch (e) { console.log(JSON.stringify(e.message)); }`],
+      { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return JSON.parse(out.trim().split('\n').pop()!) as string;
+  };
+  const tfFirst = run(`require(${appTfjs}); require(${ours});`);
+  // Loaded the other way round, the second copy shows when the first layer is made.
+  const packageFirst = run(`const { batchNormalization } = require(${ours}); require(${appTfjs}); batchNormalization();`);
+  fs.rmSync(app, { recursive: true, force: true });
+  const folders = `this package imports ${path.join(root, 'node_modules', '@tensorflow', 'tfjs')}, and ${path.join(appTf, 'tfjs')} is loaded too`;
+  for (const message of [tfFirst, packageFirst]) {
+    expect(message).toContain('two copies of @tensorflow/tfjs are loaded');
+    expect(message).toContain(folders);
+    expect(message).toContain('npm install --install-links');
+    expect(message).toContain('npm pack');
+  }
+});

@@ -3,6 +3,7 @@ import { batchNormInference, batchNormTraining, movingAverage } from '../ops/bat
 import { normalizeAxis } from '../ops/feature_view';
 import { Constraint, Initializer, Regularizer, resolveKerasObject, serializeKerasObject } from './keras_objects';
 import { registerLayerClass } from './register_class';
+import { assertSingleTfjsOnce } from './single_tfjs';
 
 type BuiltinArgs = NonNullable<Parameters<typeof tf.layers.batchNormalization>[0]>;
 type LayerVariable = ReturnType<tf.layers.Layer['addWeight']>;
@@ -53,6 +54,7 @@ class BatchNormalizationLayer extends tf.layers.Layer {
 
   constructor(args: BatchNormalizationArgs = {}) {
     super(args);
+    assertSingleTfjsOnce();
     this.supportsMasking = true;
     this.axis = this.parseAxis(args.axis);
     this.momentum = args.momentum ?? 0.99;
