@@ -2,7 +2,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { run } from '../src/cli/run';
+import { announceIfSlow, run } from '../src/cli/run';
 import { saveModel } from '../src/io';
 import { batchNormalization } from '../src/layer/batch_normalization';
 import { writeKerasModel } from './fixtures/keras_format';
@@ -49,7 +49,16 @@ describe('usage', () => {
     [['convert', 'a/model.json', 'out'], /required option '--to <kind>' not specified/],
     [['convert', 'a/model.json', 'out', '--to', 'keras'], /argument 'keras' is invalid. Allowed choices are custom, stock/],
     [['fold', 'a/model.json'], /missing required argument 'outDir'/],
-    [['verify', 'a', 'b', '--batch', '0'], /--batch <n>' argument '0' is invalid. expected an integer >= 1/],
+    [['verify', 'a', 'b', '--batch', '0'], /--batch <n>' argument '0' is invalid. expected an integer from 1 to 1024/],
+    [['verify', 'a', 'b', '--batch', '2000'], /--batch <n>' argument '2000' is invalid. expected an integer from 1 to 1024/],
+    [['verify', 'a', 'b', '--runs', '1e9'], /--runs <n>' argument '1e9' is invalid. expected an integer from 1 to 1000/],
+    [['verify', 'a', 'b', 'c'], /too many arguments for 'verify'. Expected 2 arguments but got 3/],
+    [['fold', 'a', 'b', 'c'], /too many arguments for 'fold'. Expected 2 arguments but got 3/],
+    [['convert', 'a', 'b', 'c', '--to', 'stock'], /too many arguments for 'convert'. Expected 2 arguments but got 3/],
+    [['fold', 'a', 'b', '--max-model-json-mb', '0'], /expected a number of megabytes > 0/],
+    [['verify', 'a', 'b', '--backend', 'constructor'], /unknown backend 'constructor'; expected cpu, wasm, tensorflow/],
+    [['verify', 'a', 'b', '--backend', '__proto__'], /unknown backend '__proto__'; expected cpu, wasm, tensorflow/],
+    [['verify', 'a', 'b', '--backend', 'toString'], /unknown backend 'toString'; expected cpu, wasm, tensorflow/],
     [['verify', 'a', 'b', '--tol', 'x'], /expected a number >= 0/],
     [['verify', 'a', 'b', '--range', '1,-1'], /expected "min,max" with min < max/],
     [['verify', 'a', 'b', '--backend', 'webgpu'], /unknown backend 'webgpu'/],
@@ -180,4 +189,18 @@ it('the bin wrapper sets the process exit code and writes errors to stderr', () 
   expect(p.status).toBe(2);
   expect(p.stdout).toBe('');
   expect(p.stderr).toMatch(/none.json: file not found/);
+});
+
+it('a slow step says what it is doing on stderr while it runs, and nothing once it is done', async () => {
+  let stderr = '';
+  const out = { stdout: () => undefined, stderr: (t: string) => { stderr += t; } };
+  const value = await announceIfSlow(out, 'loading m/model.json', () => new Promise((r) => setTimeout(() => r(42), 230)), 100);
+  expect(value).toBe(42);
+  expect(stderr).toMatch(/^tfjs-batchnorm: loading m\/model.json \(0\.1 s\)\.\.\.\ntfjs-batchnorm: loading m\/model.json \(0\.2 s\)\.\.\.\n$/);
+  await new Promise((r) => setTimeout(r, 250));
+  expect(stderr.split('\n')).toHaveLength(3);
+  stderr = '';
+  await announceIfSlow(out, 'quick', async () => 1, 100);
+  await new Promise((r) => setTimeout(r, 150));
+  expect(stderr).toBe('');
 });

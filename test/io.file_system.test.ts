@@ -205,7 +205,8 @@ describe('bad model files: clear error naming the file, nothing on disk changed'
     writeJson(json);
     await expectLoadError(/no_such_layer\/kernel/);
     const error = await loadModel(modelJson).catch((e: Error) => e);
-    expect((error as Error).message).toMatch(new RegExp(`^${modelJson}: is not a loadable layers model: .*no target variable`));
+    expect((error as Error).message).toMatch(new RegExp(`^${modelJson}: the weights manifest does not match the model: ` +
+      'the manifest has weight "no_such_layer/kernel", which no layer of the model creates; the manifest lacks weight'));
   });
 
   it('manifest shape that does not match the layer (same byte count)', async () => {

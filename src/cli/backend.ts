@@ -4,6 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+/** The backends `--backend` accepts, and the package each needs (cpu is in @tensorflow/tfjs). */
+export const BACKENDS = ['cpu', 'wasm', 'tensorflow'] as const;
 const PACKAGES: Record<string, string> = {
   wasm: '@tensorflow/tfjs-backend-wasm',
   tensorflow: '@tensorflow/tfjs-node',
@@ -15,11 +17,14 @@ const PACKAGES: Record<string, string> = {
  * Usage: `const previous = await useBackend('wasm'); try { ... } finally { await tf.setBackend(previous); }`
  */
 export async function useBackend(name: string): Promise<string> {
+  // A fixed list, checked first: names like 'constructor' exist on every object's prototype.
+  if (!(BACKENDS as readonly string[]).includes(name)) {
+    throw new Error(`unknown backend '${name}'; expected ${BACKENDS.join(', ')}`);
+  }
   await tf.ready();
   const previous = tf.getBackend();
-  if (name !== 'cpu' && !tf.engine().registryFactory[name]) {
+  if (name !== 'cpu' && !Object.prototype.hasOwnProperty.call(tf.engine().registryFactory, name)) {
     const pkg = PACKAGES[name];
-    if (pkg == null) throw new Error(`unknown backend '${name}'; expected cpu, ${Object.keys(PACKAGES).join(' or ')}`);
     try {
       require(pkg);
     } catch {

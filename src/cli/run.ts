@@ -9,6 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { convertBatchNorm, BatchNormKind } from '../convert/convert';
 import { foldBatchNorm } from '../convert/fold';
 import { loadModel, saveModel } from '../io/load_save';
+import { DEFAULT_MAX_MODEL_JSON_BYTES } from '../io/safe_read';
 import { useBackend } from './backend';
 import { compareModels } from './compare';
 
@@ -26,12 +27,47 @@ const defaultOutput: CliOutput = {
   stderr: (text) => { process.stderr.write(text); },
 };
 
-function integer(min: number) {
+/** Largest `verify --runs`: more timed runs add nothing to a median but minutes of waiting. */
+export const MAX_RUNS = 1000;
+/** Largest `verify --batch`: enough for any timing; bigger batches only exhaust memory. */
+export const MAX_BATCH = 1024;
+/** Seconds of silence before a slow step says what it is doing. */
+const NOTICE_AFTER_MS = 2000;
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}.`);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `expected an integer >= ${min}.`
+        : `expected an integer from ${min} to ${max}.`);
+    }
     return n;
   };
+}
+
+function megabytes(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number of megabytes > 0.');
+  return Math.floor(n * 1024 * 1024);
+}
+
+/**
+ * Runs `body`; while it runs longer than `everyMs` (2 s), says on stderr what is going on every
+ * `everyMs`, so a long load, save or timing run is never silent.
+ *
+ * Usage: `const model = await announceIfSlow(out, 'loading m/model.json', () => loadModel('m/model.json'));`
+ */
+export async function announceIfSlow<T>(out: CliOutput, what: string, body: () => Promise<T>,
+  everyMs = NOTICE_AFTER_MS): Promise<T> {
+  const start = Date.now();
+  const timer = setInterval(() => {
+    out.stderr(`tfjs-batchnorm: ${what} (${((Date.now() - start) / 1000).toFixed(1)} s)...\n`);
+  }, everyMs);
+  try {
+    return await body();
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 function nonNegative(value: string): number {
@@ -52,6 +88,15 @@ const showPath = (path: string[]) => path.slice(1).join('/');
 
 function backendOption(): Option {
   return new Option('--backend <name>', 'tfjs backend: cpu, or wasm / tensorflow when installed').default('cpu');
+}
+
+function maxJsonOption(): Option {
+  return new Option('--max-model-json-mb <n>', 'largest model.json to read, in MB').default(DEFAULT_MAX_MODEL_JSON_BYTES, '64')
+    .argParser(megabytes);
+}
+
+function load(out: CliOutput, file: string, maxModelJsonBytes: number): Promise<tf.LayersModel> {
+  return announceIfSlow(out, `loading ${file}`, () => loadModel(file, { maxModelJsonBytes }));
 }
 
 async function withBackend<T>(name: string, body: () => Promise<T>): Promise<T> {
@@ -77,16 +122,24 @@ function buildProgram(out: CliOutput, setCode: (code: number) => void): Command 
     .argument('<outDir>', 'directory to write model.json + weights.bin into (replaced atomically)')
     .addOption(new Option('--to <kind>', 'target class').choices(['custom', 'stock']).makeOptionMandatory())
     .addOption(backendOption())
+    .addOption(maxJsonOption())
+    .allowExcessArguments(false)
     .addHelpText('after', '\nExample:\n  tfjs-batchnorm convert models/net/model.json models/net-custom --to custom')
-    .action(async (input: string, outDir: string, opts: { to: BatchNormKind; backend: string }) => {
+    .action(async (input: string, outDir: string, opts: { to: BatchNormKind; backend: string; maxModelJsonMb: number }) => {
       await withBackend(opts.backend, async () => {
-        const model = await loadModel(input);
-        const { model: converted, converted: paths, warnings } = await convertBatchNorm(model, opts.to);
-        await saveModel(converted, outDir);
-        out.stdout(`Converted ${paths.length} BatchNormalization layer(s) to ${opts.to}; wrote ${outDir}/model.json\n`);
-        for (const warning of warnings) out.stderr(`tfjs-batchnorm: warning: ${warning}\n`);
-        model.dispose();
-        converted.dispose();
+        const model = await load(out, input, opts.maxModelJsonMb);
+        try {
+          const { model: converted, converted: paths, warnings } = await convertBatchNorm(model, opts.to);
+          try {
+            await announceIfSlow(out, `saving ${outDir}`, () => saveModel(converted, outDir));
+          } finally {
+            converted.dispose();
+          }
+          out.stdout(`Converted ${paths.length} BatchNormalization layer(s) to ${opts.to}; wrote ${outDir}/model.json\n`);
+          for (const warning of warnings) out.stderr(`tfjs-batchnorm: warning: ${warning}\n`);
+        } finally {
+          model.dispose();
+        }
       });
       setCode(EXIT_OK);
     });
@@ -97,17 +150,25 @@ function buildProgram(out: CliOutput, setCode: (code: number) => void): Command 
     .argument('<input>', 'model.json of the input model (tfjs or Keras-converter format)')
     .argument('<outDir>', 'directory to write the folded model.json + weights.bin into (replaced atomically)')
     .addOption(backendOption())
+    .addOption(maxJsonOption())
+    .allowExcessArguments(false)
     .addHelpText('after', '\nExample:\n  tfjs-batchnorm fold models/net/model.json models/net-folded')
-    .action(async (input: string, outDir: string, opts: { backend: string }) => {
+    .action(async (input: string, outDir: string, opts: { backend: string; maxModelJsonMb: number }) => {
       await withBackend(opts.backend, async () => {
-        const model = await loadModel(input);
-        const { model: folded, folded: done, kept } = await foldBatchNorm(model);
-        await saveModel(folded, outDir);
-        out.stdout(`Folded ${done.length} of ${done.length + kept.length} BatchNormalization layer(s); ` +
-          `wrote ${outDir}/model.json\n`);
-        for (const k of kept) out.stdout(`  kept ${showPath(k.batchNorm)}: ${k.reason}\n`);
-        model.dispose();
-        folded.dispose();
+        const model = await load(out, input, opts.maxModelJsonMb);
+        try {
+          const { model: folded, folded: done, kept } = await foldBatchNorm(model);
+          try {
+            await announceIfSlow(out, `saving ${outDir}`, () => saveModel(folded, outDir));
+          } finally {
+            folded.dispose();
+          }
+          out.stdout(`Folded ${done.length} of ${done.length + kept.length} BatchNormalization layer(s); ` +
+            `wrote ${outDir}/model.json\n`);
+          for (const k of kept) out.stdout(`  kept ${showPath(k.batchNorm)}: ${k.reason}\n`);
+        } finally {
+          model.dispose();
+        }
       });
       setCode(EXIT_OK);
     });
@@ -117,20 +178,30 @@ function buildProgram(out: CliOutput, setCode: (code: number) => void): Command 
       'output difference and each model\'s time per batch. Exit 0 within --tol, 1 outside it.')
     .argument('<a>', 'model.json of the first model')
     .argument('<b>', 'model.json of the second model')
-    .option('--batch <n>', 'batch size', integer(1), 2)
+    .option('--batch <n>', `batch size (at most ${MAX_BATCH})`, integer(1, MAX_BATCH), 2)
     .option('--seed <s>', 'seed of the random input', integer(0), 0)
     .option('--tol <t>', 'largest allowed max absolute difference', nonNegative, 1e-4)
     .option('--range <min,max>', 'input value range (MobileNet-style images: -1,1)', range, [-1, 1] as [number, number])
-    .option('--runs <n>', 'timed runs per model, after one warm-up run', integer(1), 3)
+    .option('--runs <n>', `timed runs per model, after one warm-up run (at most ${MAX_RUNS})`, integer(1, MAX_RUNS), 3)
     .option('--json', 'print the result as JSON')
     .addOption(backendOption())
+    .addOption(maxJsonOption())
+    .allowExcessArguments(false)
     .addHelpText('after', '\nExample:\n  tfjs-batchnorm verify models/net/model.json models/net-folded/model.json --batch 2 --tol 1e-4')
     .action(async (a: string, b: string, opts: { batch: number; seed: number; tol: number; range: [number, number];
-      runs: number; json?: boolean; backend: string }) => {
+      runs: number; json?: boolean; backend: string; maxModelJsonMb: number }) => {
       const result = await withBackend(opts.backend, async () => {
-        const [ma, mb] = [await loadModel(a), await loadModel(b)];
+        const ma = await load(out, a, opts.maxModelJsonMb);
+        let mb: tf.LayersModel;
         try {
-          return await compareModels(ma, mb, opts);
+          mb = await load(out, b, opts.maxModelJsonMb);
+        } catch (e) {
+          ma.dispose();
+          throw e;
+        }
+        try {
+          return await announceIfSlow(out, `comparing the models and timing ${opts.runs} run(s) of batch ${opts.batch}`,
+            () => compareModels(ma, mb, opts));
         } finally {
           ma.dispose();
           mb.dispose();

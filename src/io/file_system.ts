@@ -8,7 +8,9 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { replaceDirectory, WriteFile } from './atomic_dir';
 import { ModelFileError } from './errors';
+import { buildChecked } from './build';
 import { checkModelJson, entryBytes } from './model_json';
+import { DEFAULT_MAX_MODEL_JSON_BYTES, readModelJsonText, readShards } from './safe_read';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
@@ -16,6 +18,8 @@ export const WEIGHTS_BIN = 'weights.bin';
 export interface FileSystemOptions {
   /** Replaces the function that writes (and fsyncs) each file of a save; for fault injection. */
   writeFile?: WriteFile;
+  /** Largest model.json read, in bytes (default DEFAULT_MAX_MODEL_JSON_BYTES, 64 MiB). */
+  maxModelJsonBytes?: number;
 }
 
 /** `file://a/b` -> `a/b`; a plain path is returned unchanged. */
@@ -24,7 +28,7 @@ export function stripFileScheme(url: string): string {
 }
 
 /** A directory (or a path ending in .json) -> the model.json to load. */
-async function resolveModelJson(p: string): Promise<string> {
+export async function resolveModelJson(p: string): Promise<string> {
   if (p.endsWith('.json')) return p;
   try {
     if ((await fs.promises.stat(p)).isDirectory()) return path.join(p, MODEL_JSON);
@@ -34,30 +38,16 @@ async function resolveModelJson(p: string): Promise<string> {
   return p;
 }
 
-async function readFileOrFail(file: string, what: string): Promise<Buffer> {
-  try {
-    return await fs.promises.readFile(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ModelFileError(file, `file not found (expected ${what}).`);
-    if (code === 'EISDIR') throw new ModelFileError(file, `is a directory (expected ${what}).`);
-    throw new ModelFileError(file, `cannot be read: ${(e as Error).message}`);
-  }
-}
-
-function toArrayBuffer(buffer: Buffer): ArrayBuffer {
-  return buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) as ArrayBuffer;
-}
-
 /**
  * Reads model.json and every weight shard it lists, checking that the shards hold exactly the
- * bytes the manifest describes. Reads only; never writes.
+ * bytes the manifest describes, that they lie inside model.json's folder and are regular files.
+ * Reads only; never writes.
  *
  * Usage: `const artifacts = await readModelArtifacts('models/net/model.json');`
  */
-export async function readModelArtifacts(modelPath: string): Promise<tf.io.ModelArtifacts> {
+export async function readModelArtifacts(modelPath: string, options: FileSystemOptions = {}): Promise<tf.io.ModelArtifacts> {
   const file = await resolveModelJson(modelPath);
-  const text = (await readFileOrFail(file, 'a TensorFlow.js layers model.json')).toString('utf8');
+  const text = await readModelJsonText(file, options.maxModelJsonBytes ?? DEFAULT_MAX_MODEL_JSON_BYTES);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -66,24 +56,24 @@ export async function readModelArtifacts(modelPath: string): Promise<tf.io.Model
   }
   const modelJson = checkModelJson(parsed, file);
   const dir = path.dirname(file);
-  const specs: tf.io.WeightsManifestEntry[] = [];
-  const buffers: ArrayBuffer[] = [];
-  for (const group of modelJson.weightsManifest) {
-    const shardFiles = group.paths.map((p) => path.join(dir, p));
-    const shards = [];
-    for (const shard of shardFiles) shards.push(await readFileOrFail(shard, `a weight shard listed in ${file}`));
-    const expected = group.weights.reduce((sum, entry) => sum + entryBytes(entry), 0);
-    const actual = shards.reduce((sum, b) => sum + b.byteLength, 0);
-    if (actual !== expected) {
-      const names = shardFiles.join(', ');
-      const kind = actual < expected ? 'truncated' : 'oversized';
-      throw new ModelFileError(names, `weight data is ${kind}: the manifest in ${file} describes ${expected} bytes ` +
-        `(${group.weights.length} weights), but the file${shards.length > 1 ? 's hold' : ' holds'} ${actual} bytes.`);
-    }
-    specs.push(...group.weights);
-    buffers.push(...shards.map(toArrayBuffer));
-  }
-  return tf.io.getModelArtifactsForJSONSync(modelJson, specs, tf.io.CompositeArrayBuffer.join(buffers));
+  const groups = modelJson.weightsManifest;
+  const data = await readShards(file,
+    groups.map((g) => g.paths.map((p) => ({ relative: p, shown: path.join(dir, p) }))),
+    groups.map((g) => g.weights.reduce((sum, entry) => sum + entryBytes(entry), 0)),
+    groups.map((g) => g.weights.length));
+  return tf.io.getModelArtifactsForJSONSync(modelJson, groups.flatMap((g) => g.weights), data);
+}
+
+/**
+ * Reads a model's artifacts and checks them against its topology (see buildChecked), so that
+ * tfjs, which builds the model again from them, neither hangs nor leaks on a bad file.
+ */
+async function readCheckedArtifacts(modelPath: string, options: FileSystemOptions): Promise<tf.io.ModelArtifacts> {
+  const file = await resolveModelJson(modelPath);
+  const artifacts = await readModelArtifacts(file, options);
+  const model = await buildChecked(artifacts, file);
+  model.dispose();
+  return artifacts;
 }
 
 /** The model.json tfjs-node writes: topology, one weights.bin, and the optional metadata. */
@@ -151,6 +141,6 @@ export function fileSystem(modelPath: string, options: FileSystemOptions = {}): 
   const p = stripFileScheme(modelPath);
   return {
     save: (artifacts) => writeModelArtifacts(p, artifacts, options),
-    load: () => readModelArtifacts(p),
+    load: () => readCheckedArtifacts(p, options),
   };
 }

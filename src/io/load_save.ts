@@ -4,33 +4,36 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ModelFileError } from './errors';
-import { fileSystem, FileSystemOptions, stripFileScheme } from './file_system';
+import { buildChecked, modelWeightSpecs } from './build';
+import { fileSystem, FileSystemOptions, readModelArtifacts, resolveModelJson, stripFileScheme } from './file_system';
 
 /**
  * Loads a layers model from a model.json path (or its directory, or a file:// URL). Does what
- * tf.loadLayersModel does, but disposes the half-built model when the weights do not fit it.
+ * tf.loadLayersModel does, after checking the files (see readModelArtifacts) and the topology
+ * against the manifest (see buildChecked); no initializer runs, and nothing leaks on failure.
  *
  * Usage: `const model = await loadModel('models/net/model.json');`
  */
-export async function loadModel(modelPath: string): Promise<tf.LayersModel> {
-  const file = stripFileScheme(modelPath);
-  const artifacts = await fileSystem(file).load!();
-  let model: tf.LayersModel | null = null;
+export async function loadModel(modelPath: string, options: FileSystemOptions = {}): Promise<tf.LayersModel> {
+  const file = await resolveModelJson(stripFileScheme(modelPath));
+  const artifacts = await readModelArtifacts(file, options);
+  const model = await buildChecked(artifacts, file);
   let weights: tf.NamedTensorMap = {};
   try {
-    model = await tf.models.modelFromJSON({ modelTopology: artifacts.modelTopology as tf.io.ModelJSON['modelTopology'] });
     // tfjs-core and tfjs-layers declare the same TrainingConfig JSON twice.
     type LayersTrainingConfig = Parameters<tf.LayersModel['loadTrainingConfig']>[0];
     if (artifacts.trainingConfig != null) model.loadTrainingConfig(artifacts.trainingConfig as LayersTrainingConfig);
     if (artifacts.userDefinedMetadata != null) model.setUserDefinedMetadata(artifacts.userDefinedMetadata);
-    const specs = artifacts.weightSpecs ?? [];
-    weights = tf.io.decodeWeights(artifacts.weightData ?? new ArrayBuffer(0), specs);
     // Optimizer state is for resuming training; inference tools leave it out, as tfjs does without an optimizer.
-    for (const spec of specs) if (spec.group === 'optimizer') { weights[spec.name].dispose(); delete weights[spec.name]; }
+    const keep = new Set(modelWeightSpecs(artifacts.weightSpecs ?? []).map((s) => s.name));
+    weights = tf.io.decodeWeights(artifacts.weightData ?? new ArrayBuffer(0), artifacts.weightSpecs ?? []);
+    for (const name of Object.keys(weights)) {
+      if (!keep.has(name)) { weights[name].dispose(); delete weights[name]; }
+    }
     model.loadWeights(weights, true);
     return model;
   } catch (e) {
-    model?.dispose();
+    model.dispose();
     // Past our checks, tfjs failed to build the model or to match the manifest to its weights.
     throw new ModelFileError(file, `is not a loadable layers model: ${(e as Error).message}`);
   } finally {

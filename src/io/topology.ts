@@ -1,0 +1,139 @@
+/**
+ * Checks a layers-model topology before tfjs builds it. tfjs rebuilds a functional model by
+ * retrying layer calls until every input exists, so a reference to a missing layer or node, or a
+ * cycle, makes it loop forever; these checks turn such files into a ModelFileError instead.
+ */
+import { MODEL_CLASSES } from '../convert/model_config';
+import { ModelFileError } from './errors';
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value != null && !Array.isArray(value);
+}
+
+const FUNCTIONAL = MODEL_CLASSES.filter((c) => c !== 'Sequential');
+
+/** [layer name, node index, tensor index, kwargs?] */
+type Ref = [string, number, number];
+
+function asRef(x: unknown): Ref | null {
+  if (!Array.isArray(x) || x.length < 3 || x.length > 4 || typeof x[0] !== 'string') return null;
+  if (!Number.isInteger(x[1]) || (x[1] as number) < 0 || !Number.isInteger(x[2]) || (x[2] as number) < 0) return null;
+  return x as unknown as Ref;
+}
+
+/**
+ * Throws ModelFileError (naming `file`) if any functional model in `topology`, nested ones
+ * included, references a layer or node that does not exist, or has a cycle.
+ *
+ * Usage: `checkTopology(modelJson.modelTopology, 'm/model.json');`
+ */
+export function checkTopology(topology: unknown, file: string): void {
+  // Walk every object in the topology (wrappers and nested models hold layer configs anywhere).
+  const stack: unknown[] = [topology];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (Array.isArray(value)) {
+      stack.push(...value);
+    } else if (isObject(value)) {
+      const cls = value['class_name'] ?? value['className'];
+      if (typeof cls === 'string' && FUNCTIONAL.includes(cls) && isObject(value['config'])) {
+        checkFunctional(value['config'], file);
+      }
+      stack.push(...Object.values(value));
+    }
+  }
+}
+
+function checkFunctional(config: Json, file: string): void {
+  const modelName = typeof config['name'] === 'string' ? config['name'] : '(unnamed)';
+  const fail = (problem: string) => new ModelFileError(file, `model '${modelName}': ${problem}`);
+  const layers = config['layers'];
+  if (!Array.isArray(layers)) throw fail('expected "layers" to be a list of layer configs.');
+  // Node count per layer name: an InputLayer has its one node from the start; a nested model
+  // gets one when it is built, plus one per call.
+  const nodeCounts = new Map<string, number>();
+  const inbound = new Map<string, unknown[]>();
+  for (const [i, layer] of layers.entries()) {
+    if (!isObject(layer) || typeof layer['name'] !== 'string') {
+      throw fail(`layers[${i}] must be an object with a string "name", but is ${JSON.stringify(layer)?.slice(0, 60)}.`);
+    }
+    const name = layer['name'];
+    if (nodeCounts.has(name)) throw fail(`two layers are named '${name}'; layer names must be unique.`);
+    const nodes = layer['inbound_nodes'] ?? layer['inboundNodes'] ?? [];
+    if (!Array.isArray(nodes)) throw fail(`layer '${name}': expected "inbound_nodes" to be a list.`);
+    const cls = layer['class_name'] ?? layer['className'];
+    const extra = cls === 'InputLayer' || (typeof cls === 'string' && MODEL_CLASSES.includes(cls)) ? 1 : 0;
+    nodeCounts.set(name, nodes.length + extra);
+    inbound.set(name, nodes);
+  }
+  const checkRef = (x: unknown, where: string): Ref => {
+    const ref = asRef(x);
+    if (ref == null) {
+      throw fail(`${where}: expected a reference [layer_name, node_index, tensor_index], but found ` +
+        `${JSON.stringify(x)?.slice(0, 80)}.`);
+    }
+    const count = nodeCounts.get(ref[0]);
+    if (count == null) throw fail(`${where} refers to layer '${ref[0]}', which does not exist in this model.`);
+    if (ref[1] >= count) {
+      throw fail(`${where} refers to node ${ref[1]} of layer '${ref[0]}', which has only ${count} node(s).`);
+    }
+    return ref;
+  };
+  // Dependencies between (layer, node) pairs; node k of a layer also waits for its node k - 1,
+  // because tfjs numbers a layer's nodes in the order it creates them.
+  const deps = new Map<string, string[]>();
+  for (const [name, nodes] of inbound) {
+    nodes.forEach((node, k) => {
+      if (!Array.isArray(node)) throw fail(`layer '${name}': inbound node ${k} must be a list of references.`);
+      const key = `${name}\u0000${k}`;
+      const refs = node.map((x, j) => checkRef(x, `layer '${name}' inbound node ${k} input ${j}`));
+      const list = refs.map((r) => `${r[0]}\u0000${r[1]}`);
+      if (k > 0) list.push(`${name}\u0000${k - 1}`);
+      deps.set(key, list);
+    });
+  }
+  for (const key of ['input_layers', 'output_layers', 'inputLayers', 'outputLayers']) {
+    const refs = config[key];
+    if (refs == null) continue;
+    if (!Array.isArray(refs)) throw fail(`expected "${key}" to be a list of references.`);
+    refs.forEach((r, i) => checkRef(r, `${key}[${i}]`));
+  }
+  const cycle = findCycle(deps);
+  if (cycle != null) {
+    throw fail(`the layer graph has a cycle (${cycle.map((k) => k.split('\u0000')[0]).join(' -> ')}); ` +
+      'expected each layer to depend only on earlier ones.');
+  }
+}
+
+/** A cycle in the dependency graph as a list of keys, or null. Iterative: deep graphs do not overflow. */
+function findCycle(deps: Map<string, string[]>): string[] | null {
+  const state = new Map<string, 1 | 2>(); // 1 = on the current path, 2 = done
+  for (const start of deps.keys()) {
+    if (state.has(start)) continue;
+    const path: string[] = [start];
+    const next: number[] = [0];
+    state.set(start, 1);
+    while (path.length > 0) {
+      const node = path[path.length - 1];
+      const children = deps.get(node) ?? [];
+      const i = next[next.length - 1]++;
+      if (i >= children.length) {
+        state.set(node, 2);
+        path.pop();
+        next.pop();
+        continue;
+      }
+      const child = children[i];
+      const s = state.get(child);
+      if (s === 1) return [...path.slice(path.indexOf(child)), child];
+      if (s == null) {
+        state.set(child, 1);
+        path.push(child);
+        next.push(0);
+      }
+    }
+  }
+  return null;
+}
