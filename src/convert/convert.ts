@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '../layer/aliases';
-import { ALIAS_BN, CUSTOM_BN, STOCK_BN, walkLayers } from './model_config';
+import { ALIAS_BN, bakesTraining, CUSTOM_BN, STOCK_BN, walkLayers } from './model_config';
 import { leafLayers, pathKey, rebuildModel, topologyOf } from './rebuild';
 import { stockAxisProblem } from './stock_axis';
 
@@ -38,6 +38,10 @@ export async function convertBatchNorm(model: tf.LayersModel, to: BatchNormKind)
     converted.push(path);
     const problem = to === 'stock' ? stockAxisProblem(layer, layers.get(pathKey(path))) : null;
     if (problem != null) warnings.push(`${path.slice(1).join('/')}: ${problem}`);
+    if (to === 'stock' && bakesTraining(layer)) {
+      warnings.push(`${path.slice(1).join('/')}: its call was saved with training=true, which tfjs's built-in ` +
+        'BatchNormalization ignores (it will use the moving statistics at inference)');
+    }
   });
   return { model: await rebuildModel(topology, model, new Map()), converted, warnings };
 }

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '../layer/aliases';
 import { BatchNormValues, foldIntoKernel, kernelLayout } from './fold_math';
-import { ALIAS_BN, configAxis, CUSTOM_BN, isModelConfig, LayerConfig, layerName, ModelConfig, STOCK_BN, walkLayers, walkModels } from './model_config';
+import { ALIAS_BN, bakesTraining, configAxis, CUSTOM_BN, isModelConfig, LayerConfig, layerName, ModelConfig, STOCK_BN, walkLayers, walkModels } from './model_config';
 import { leafLayers, pathKey, rebuildModel, topologyOf } from './rebuild';
 import { stockAxisProblem } from './stock_axis';
 
@@ -120,6 +120,9 @@ function planModel(model: ModelConfig, path: string[], layers: Layers, kept: Kep
     } else {
       const ref = singleInput(bn);
       if (typeof ref === 'string') return keep(ref);
+      if (bakesTraining(bn) && bn.config['trainable'] !== false) {
+        return keep('its call was saved with training=true, so it normalizes with batch statistics, not the moving ones');
+      }
       input = ref;
       producer = byName.get(ref[0]);
       if (producer == null) return keep(`its input '${ref[0]}' is not a layer of '${path[path.length - 1]}'`);

@@ -92,3 +92,18 @@ export function countLayers(root: ModelConfig, classNames: string[]): number {
   walkLayers(root, (layer) => { if (classNames.includes(layer.class_name)) n++; });
   return n;
 }
+
+/**
+ * True when a layer's call was saved with a truthy `training` kwarg (`BatchNormalization()(x,
+ * training=True)` in Keras stores `{"training": true}` or `1` in its inbound node), which Keras
+ * honours at every later call, predict included.
+ *
+ * Usage: `if (bakesTraining(bn)) keep('it uses batch statistics at inference');`
+ */
+export function bakesTraining(layer: LayerConfig): boolean {
+  return (layer.inbound_nodes ?? []).some((node) => Array.isArray(node) && node.some((ref) => {
+    const kwargs = Array.isArray(ref) ? ref[3] as Record<string, unknown> | undefined : undefined;
+    const training = kwargs?.['training'];
+    return training === true || (typeof training === 'number' && training !== 0);
+  }));
+}
