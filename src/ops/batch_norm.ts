@@ -11,14 +11,16 @@
  * where w is 1 (or the mask) and n the number of (unmasked) values per channel.
  *
  * Dispatch: on a backend with this package's kernels (cpu, wasm: see ../kernels/) both functions
- * run one fused kernel with a registered gradient; everywhere else (webgl, webgpu, tfjs-node),
- * and for masked training, they run the composite `tf.customGrad` path below. Both compute the
+ * run one fused kernel with a registered gradient; on webgl and webgpu they run tfjs's fused
+ * batchNorm op with the analytic gradient (fused_ops.ts); everywhere else (tfjs-node), and for
+ * masked training, they run the composite `tf.customGrad` path below. Both compute the
  * same math and agree within float32 rounding.
  */
 import * as tf from '@tensorflow/tfjs';
 import { inferenceKernel, trainingKernel } from '../kernels/ops';
 import { hasBatchNormKernels, registerBatchNormKernels } from '../kernels/register';
 import { featureView, FeatureView } from './feature_view';
+import { fusedOpsInference, fusedOpsServe, fusedOpsTraining } from './fused_ops';
 
 registerBatchNormKernels();
 
@@ -98,6 +100,7 @@ function moments(x3: tf.Tensor3D, weights: tf.Tensor3D | null, view: FeatureView
  */
 export function batchNormTraining(args: BatchNormInputs, mask: tf.Tensor | null = null): TrainingResult {
   if (mask == null && kernelsServe(args)) return trainingKernel(args);
+  if (mask == null && fusedOpsServe()) return fusedOpsTraining(args);
   const view = featureView(args.x.shape, args.axis);
   let stats: BatchStatistics | null = null;
 
@@ -151,6 +154,7 @@ export function batchNormTraining(args: BatchNormInputs, mask: tf.Tensor | null 
  */
 export function batchNormInference(args: BatchNormInputs, mean: tf.Tensor, variance: tf.Tensor): tf.Tensor {
   if (kernelsServe(args, mean, variance)) return inferenceKernel(args, mean, variance);
+  if (fusedOpsServe()) return fusedOpsInference(args, mean, variance);
   const view = featureView(args.x.shape, args.axis);
   const forward = tf.customGrad((...tensorsAndSave: unknown[]) => {
     const save = tensorsAndSave.pop() as tf.GradSaveFunc;

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { BatchNormalization, batchNormalization } from 'tfjs-batchnorm';
+import { BatchNormalization, batchNormalization, batchNormInference, batchNormTraining } from 'tfjs-batchnorm';
 
 setWasmPaths('/');
 
@@ -140,6 +140,49 @@ const CHECKS: Record<string, () => Promise<string>> = {
       b.dispose();
       if (!(d <= 1e-5)) throw new Error(`axis ${axis}: differs by ${d.toExponential(2)} (tolerance 1e-5)`);
       lines.push(`axis ${axis}: ${d.toExponential(1)}`);
+    }
+    return lines.join('; ');
+  },
+
+  async 'training and inference gradients match autodiff of the textbook formula (axis 1 and last, ranks 2 to 4)'() {
+    const lines: string[] = [];
+    for (const [shape, axis] of [[[6, 5], 1], [[3, 4, 5, 2], 3], [[3, 4, 5, 2], 1], [[4, 3, 5], 1]] as Array<[number[], number]>) {
+      const worst = tf.tidy(() => {
+        const c = shape[axis];
+        const b = shape.map((d, i) => (i === axis ? d : 1));
+        const axes = shape.map((_, i) => i).filter((i) => i !== axis);
+        const x = tf.randomNormal(shape, 2, 3, 'float32', 14);
+        const gamma = tf.randomUniform([c], 0.5, 2, 'float32', 15);
+        const beta = tf.randomNormal([c], 0, 1, 'float32', 16);
+        const movingMean = tf.randomNormal([c], 1, 1, 'float32', 17);
+        const movingVar = tf.randomUniform([c], 0.5, 3, 'float32', 18);
+        const w = tf.randomUniform(shape, -1, 1, 'float32', 19);
+        const textbook = (xx: tf.Tensor, g: tf.Tensor, bb: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor) =>
+          tf.add(tf.mul(tf.div(tf.sub(xx, mean), tf.sqrt(tf.add(variance, 1e-3))), g.reshape(b)), bb.reshape(b));
+        const refTrain = (xx: tf.Tensor, g: tf.Tensor, bb: tf.Tensor) => {
+          const m = tf.moments(xx, axes, true);
+          return textbook(xx, g, bb, m.mean, m.variance);
+        };
+        const refInfer = (xx: tf.Tensor, g: tf.Tensor, bb: tf.Tensor) => textbook(xx, g, bb, movingMean.reshape(b), movingVar.reshape(b));
+        const oursTrain = (xx: tf.Tensor, g: tf.Tensor, bb: tf.Tensor) => {
+          const r = batchNormTraining({ x: xx, gamma: g, beta: bb, axis, epsilon: 1e-3 });
+          tf.dispose([r.mean, r.variance]);
+          return r.y;
+        };
+        const oursInfer = (xx: tf.Tensor, g: tf.Tensor, bb: tf.Tensor) =>
+          batchNormInference({ x: xx, gamma: g, beta: bb, axis, epsilon: 1e-3 }, movingMean, movingVar);
+        let max = 0;
+        for (const [ours, ref] of [[oursTrain, refTrain], [oursInfer, refInfer]]) {
+          const loss = (f: typeof ours) => (xx: tf.Tensor, g: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(xx, g, bb), w));
+          const got = tf.grads(loss(ours))([x, gamma, beta]);
+          const want = tf.grads(loss(ref))([x, gamma, beta]);
+          got.forEach((t, i) => { max = Math.max(max, relDiff(t.dataSync(), want[i].dataSync())); });
+          max = Math.max(max, relDiff(ours(x, gamma, beta).dataSync(), ref(x, gamma, beta).dataSync()));
+        }
+        return max;
+      });
+      if (!(worst <= TOL)) throw new Error(`shape [${shape}] axis ${axis}: differs by ${worst.toExponential(2)} (tolerance ${TOL})`);
+      lines.push(`[${shape}] axis ${axis}: ${worst.toExponential(1)}`);
     }
     return lines.join('; ');
   },
