@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { batchNormInference, batchNormTraining, movingAverage } from '../ops/batch_norm';
 import { normalizeAxis } from '../ops/feature_view';
 import { Constraint, Initializer, Regularizer, resolveKerasObject, serializeKerasObject } from './keras_objects';
+import { freezeWithContainers } from './frozen_containers';
 import { registerLayerClass } from './register_class';
 import { assertSingleTfjsOnce } from './single_tfjs';
 
@@ -199,3 +200,5 @@ export type BatchNormalization = BatchNormalizationLayer;
 export function batchNormalization(args?: BatchNormalizationArgs): BatchNormalization {
   return new BatchNormalization(args);
 }
+// Freezing a model (trainable = false on any container around the layer) freezes the layer, as in Keras.
+freezeWithContainers((layer) => layer instanceof BatchNormalization);
