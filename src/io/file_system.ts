@@ -6,13 +6,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { replaceDirectory, WriteFile } from './atomic_dir';
+import { MODEL_JSON, saveInPlace, WriteFile } from './save_in_place';
 import { ModelFileError } from './errors';
 import { buildChecked } from './build';
 import { checkModelJson, entryBytes } from './model_json';
 import { DEFAULT_MAX_MODEL_JSON_BYTES, readModelJsonText, readShards } from './safe_read';
 
-export const MODEL_JSON = 'model.json';
+export { MODEL_JSON };
 export const WEIGHTS_BIN = 'weights.bin';
 
 export interface FileSystemOptions {
@@ -77,13 +77,13 @@ async function readCheckedArtifacts(modelPath: string, options: FileSystemOption
 }
 
 /** The model.json tfjs-node writes: topology, one weights.bin, and the optional metadata. */
-function modelJsonFor(artifacts: tf.io.ModelArtifacts): tf.io.ModelJSON {
+function modelJsonFor(artifacts: tf.io.ModelArtifacts, shard: string): tf.io.ModelJSON {
   const json: tf.io.ModelJSON = {
     modelTopology: artifacts.modelTopology as {},
     format: artifacts.format ?? 'layers-model',
     generatedBy: artifacts.generatedBy,
     convertedBy: artifacts.convertedBy ?? null,
-    weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],
+    weightsManifest: [{ paths: [shard], weights: artifacts.weightSpecs ?? [] }],
   };
   if (artifacts.trainingConfig != null) json.trainingConfig = artifacts.trainingConfig;
   if (artifacts.signature != null) json.signature = artifacts.signature;
@@ -93,19 +93,10 @@ function modelJsonFor(artifacts: tf.io.ModelArtifacts): tf.io.ModelJSON {
   return json;
 }
 
-/** Weight shards the model.json currently in `dir` lists, so a save replaces them. */
-async function existingShards(dir: string): Promise<string[]> {
-  try {
-    const json = JSON.parse(await fs.promises.readFile(path.join(dir, MODEL_JSON), 'utf8')) as tf.io.ModelJSON;
-    return (json.weightsManifest ?? []).flatMap((g) => g.paths).filter((p) => typeof p === 'string');
-  } catch {
-    return [];
-  }
-}
-
 /**
- * Writes `artifacts` into directory `dir` as model.json + weights.bin, atomically (see
- * replaceDirectory). Fails before touching `dir` if the weight data does not match the specs.
+ * Writes `artifacts` into directory `dir` as model.json + one weight shard (weights.bin, or
+ * weights-<8 hex digits>.bin when the model being replaced uses weights.bin), crash-safely (see
+ * saveInPlace). Fails before touching `dir` if the weight data does not match the specs.
  *
  * Usage: `await writeModelArtifacts('models/net', artifacts);`
  */
@@ -121,10 +112,9 @@ export async function writeModelArtifacts(dir: string, artifacts: tf.io.ModelArt
     throw new Error(`Cannot save to ${dir}: the weight specs describe ${expected} bytes but the weight data has ` +
       `${weights.byteLength}; nothing was written.`);
   }
-  const json = Buffer.from(JSON.stringify(modelJsonFor(artifacts)), 'utf8');
   try {
-    await replaceDirectory(dir, [{ name: WEIGHTS_BIN, data: weights }, { name: MODEL_JSON, data: json }],
-      { superseded: await existingShards(dir), writeFile: options.writeFile });
+    await saveInPlace(dir, weights, (shard) => Buffer.from(JSON.stringify(modelJsonFor(artifacts, shard)), 'utf8'),
+      { writeFile: options.writeFile, shardName: WEIGHTS_BIN });
   } catch (e) {
     throw new Error(`Saving the model to ${dir} failed (${(e as Error).message}); ${dir} was left as it was.`);
   }
