@@ -157,12 +157,22 @@ function removeBatchNorms(plans: Plan[]): void {
   }
 }
 
-function bnValues(bn: LayerConfig, layer: tf.layers.Layer): BatchNormValues {
+/** The BN's values, or why they cannot be folded (a hostile or broken file can hold anything). */
+function bnValues(bn: LayerConfig, layer: tf.layers.Layer): BatchNormValues | string {
   const weights = layer.getWeights().map((w) => w.dataSync() as Float32Array);
   let i = 0;
   const gamma = bn.config['scale'] !== false ? weights[i++] : null;
   const beta = bn.config['center'] !== false ? weights[i++] : null;
-  return { gamma, beta, mean: weights[i], variance: weights[i + 1], epsilon: (bn.config['epsilon'] as number) ?? 1e-3 };
+  const epsilon = bn.config['epsilon'] ?? 1e-3;
+  if (typeof epsilon !== 'number' || !Number.isFinite(epsilon) || epsilon < 0) {
+    return `its epsilon is ${JSON.stringify(epsilon)}, not a finite number >= 0`;
+  }
+  const values = { gamma, beta, mean: weights[i], variance: weights[i + 1], epsilon };
+  for (const [name, v] of [['gamma', gamma], ['beta', beta], ['moving_mean', values.mean], ['moving_variance', values.variance]] as const) {
+    if (v != null && !v.every(Number.isFinite)) return `its ${name} holds non-finite values`;
+  }
+  if (!values.variance.every((v) => v + epsilon > 0)) return 'its moving_variance + epsilon is not positive everywhere';
+  return values;
 }
 
 /** New weights of the producer layer in its own order: [depthwise?], kernel, bias. */
@@ -174,6 +184,7 @@ function foldedWeights(plan: Plan, layers: Layers): tf.Tensor[] | string {
   const kernel = weights[kernelIndex];
   const layout = kernelLayout(plan.producer.class_name, kernel.shape);
   const bn = bnValues(plan.bn, bnLayer);
+  if (typeof bn === 'string') return bn;
   if (layout == null || layout.channels !== bn.mean.length) {
     return `the kernel of '${layerName(plan.producer)}' has ${layout?.channels} output channels, the BN ${bn.mean.length}`;
   }
