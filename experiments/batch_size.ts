@@ -1,26 +1,35 @@
 /**
  * Batch size: the same MLP with and without BatchNormalization trained at batch sizes 2, 8, 32
- * and 128 (same epochs, optimizer and learning rate). BN estimates its statistics from each
- * batch, so tiny batches make them noisy in training and unlike the moving averages used at
- * inference; the network without BN has no such dependence.
+ * and 128 (same epochs, optimizer and learning rate), several seeds. BN estimates its statistics
+ * from each batch, so tiny batches make them noisy in training and unlike the moving averages
+ * used at inference; the network without BN has no such dependence.
  */
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { cli, runCli, runOptions, RunOptions } from '../examples/common/cli';
+import { runCli } from '../examples/common/cli';
 import { loadMnist } from '../examples/common/data';
 import { formatTable } from '../examples/common/table';
 import { disposeModel, fitWithProgress, testAccuracy } from '../examples/common/train';
 import { ChartFiles, ChartSpec, writeChart } from './common/charts';
 import { mlpNet, netColors, NET_LABELS, NetKind } from './common/nets';
+import {
+  experimentCli, experimentOptions, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, seedList, spread, spreadChart,
+} from './common/seeds';
 
-export const BATCH_DEFAULTS: RunOptions = {
-  epochs: 3, samples: 1000, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 51, bars: false,
+export interface BatchOptions extends ExperimentOptions {
+  batchSizes: number[];
+}
+
+export const BATCH_DEFAULTS: BatchOptions = {
+  epochs: 3, samples: 1000, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 51, bars: false, seeds: 3,
+  batchSizes: [2, 8, 32, 128],
 };
-export const DEFAULT_BATCH_SIZES = [2, 8, 32, 128];
+export const BATCH_QUICK: Partial<BatchOptions> = { epochs: 1, samples: 100, testSamples: 50, seeds: 2, batchSizes: [2, 32] };
 
 export interface BatchRow {
   network: string;
   batchSize: number;
+  seed: number;
   steps: number;
   finalLoss: number;
   /** Inference mode: BN uses its moving averages. */
@@ -36,69 +45,79 @@ export interface BatchResult {
 }
 
 /**
- * Trains both networks at every batch size, prints the table and writes `<out>/batch-size.svg|png`.
+ * Trains both networks at every batch size and seed, prints the table and writes `<out>/batch-size.svg|png`.
  *
- * Usage: `const r = await main({ epochs: 1, samples: 200, batchSizes: [2, 32], out: '/tmp/x' });`
+ * Usage: `const r = await main({ quick: true, out: '/tmp/x' });`
  */
-export async function main(options: Partial<RunOptions> & { batchSizes?: number[] } = {}): Promise<BatchResult> {
-  const opts = { ...BATCH_DEFAULTS, batchSizes: DEFAULT_BATCH_SIZES, ...options };
+export async function main(options: ExperimentInput<BatchOptions> = {}): Promise<BatchResult> {
+  const opts = resolveOptions(BATCH_DEFAULTS, BATCH_QUICK, options);
   await tf.setBackend('cpu');
-  const data = loadMnist({ trainSamples: opts.samples, testSamples: opts.testSamples, seed: opts.seed });
   const rows: BatchRow[] = [];
-  try {
-    for (const kind of ['plain', 'bn'] as NetKind[]) {
-      for (const batchSize of opts.batchSizes) {
-        const model = mlpNet({ kind, hidden: [64, 64], seed: opts.seed });
-        model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-        try {
-          const fit = await fitWithProgress(model, data.xTrain, data.yTrain, { ...opts, batchSize }, `${NET_LABELS[kind]} batch ${batchSize}`);
-          rows.push({
-            network: NET_LABELS[kind], batchSize, steps: opts.epochs * Math.ceil(data.yTrain.shape[0] / batchSize),
-            finalLoss: fit.loss[fit.loss.length - 1], testAccuracy: testAccuracy(model, data.xTest, data.yTest),
-            trainAccuracy: fit.acc[fit.acc.length - 1], seconds: fit.seconds,
-          });
-        } finally {
-          disposeModel(model);
+  for (const seed of seedList(opts)) {
+    const data = loadMnist({ trainSamples: opts.samples, testSamples: opts.testSamples, seed });
+    try {
+      for (const kind of ['plain', 'bn'] as NetKind[]) {
+        for (const batchSize of opts.batchSizes) {
+          const model = mlpNet({ kind, hidden: [64, 64], seed });
+          model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+          try {
+            const fit = await fitWithProgress(model, data.xTrain, data.yTrain, { ...opts, batchSize, seed }, `${NET_LABELS[kind]} batch ${batchSize} seed ${seed}`);
+            rows.push({
+              network: NET_LABELS[kind], batchSize, seed, steps: opts.epochs * Math.ceil(data.yTrain.shape[0] / batchSize),
+              finalLoss: fit.loss[fit.loss.length - 1], testAccuracy: testAccuracy(model, data.xTest, data.yTest),
+              trainAccuracy: fit.acc[fit.acc.length - 1], seconds: fit.seconds,
+            });
+          } finally {
+            disposeModel(model);
+          }
         }
       }
+    } finally {
+      data.dispose();
     }
-  } finally {
-    data.dispose();
   }
-  console.log(formatTable(rows.map((r) => ({
-    network: r.network, 'batch size': r.batchSize, steps: r.steps, 'final loss': r.finalLoss,
-    'train accuracy (training mode)': r.trainAccuracy, 'test accuracy': r.testAccuracy, seconds: r.seconds,
-  })), { title: `\nBatch size (MNIST MLP, Adam 1e-3, ${opts.epochs} epochs on ${opts.samples} digits)` }));
+  const networks = [NET_LABELS.plain, NET_LABELS.bn];
+  console.log(formatTable(networks.flatMap((network) => opts.batchSizes.map((batchSize) => {
+    const rs = rows.filter((r) => r.network === network && r.batchSize === batchSize);
+    return {
+      network, 'batch size': batchSize, steps: rs[0].steps,
+      'train accuracy (training mode)': formatSpread(spread(rs.map((r) => r.trainAccuracy))),
+      'test accuracy': formatSpread(spread(rs.map((r) => r.testAccuracy))),
+    };
+  })), { title: `\nBatch size (MNIST MLP, Adam 1e-3, ${opts.epochs} epochs on ${opts.samples} digits; mean ± sd (min–max) over ${opts.seeds} seeds)` }));
   const chart = await writeChart(batchChart(rows), path.join(opts.out, 'batch-size'));
   console.log(`chart: ${chart.svg}${chart.png ? ` and ${chart.png}` : ''}`);
   return { rows, chart };
 }
 
-/** Test accuracy (and training-mode accuracy, dashed) against batch size, log2 axis. */
+/** Test accuracy (inference mode) and training-mode accuracy against batch size, log2 axis. */
 export function batchChart(rows: BatchRow[]): ChartSpec {
-  const values = rows.flatMap((r) => [
-    { network: r.network, batchSize: r.batchSize, measure: 'test accuracy (inference mode)', value: r.testAccuracy },
-    { network: r.network, batchSize: r.batchSize, measure: 'training accuracy (last epoch)', value: r.trainAccuracy },
-  ]);
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: 'Accuracy against batch size, with and without BN', subtitle: ['MNIST MLP; same epochs, so small batches take more steps', 'solid: test accuracy (inference mode); dashed: training accuracy (last epoch, training mode)'] },
-    data: { values },
-    width: 380, height: 260,
-    mark: { type: 'line', point: true },
-    encoding: {
-      x: { field: 'batchSize', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'batch size (log 2)', axis: { values: Array.from(new Set(rows.map((r) => r.batchSize))) } },
-      y: { field: 'value', type: 'quantitative', title: 'accuracy' },
-      color: { field: 'network', type: 'nominal', title: null, scale: netColors([NET_LABELS.plain, NET_LABELS.bn]) },
-      // Explained in the subtitle: resvg draws no symbols for a dash legend.
-      strokeDash: { field: 'measure', type: 'nominal', legend: null, sort: ['test accuracy (inference mode)', 'training accuracy (last epoch)'] },
-    },
-    config: { legend: { orient: 'bottom', direction: 'vertical', labelLimit: 300 } },
-  };
+  const networks = [NET_LABELS.plain, NET_LABELS.bn];
+  const sizes = Array.from(new Set(rows.map((r) => r.batchSize)));
+  const mean = (network: string, b: number) => spread(rows.filter((r) => r.network === network && r.batchSize === b).map((r) => r.testAccuracy)).mean;
+  const smallest = Math.min(...sizes);
+  const [p, q] = [mean(NET_LABELS.bn, smallest), mean(NET_LABELS.plain, smallest)];
+  const panels = [
+    { name: 'test accuracy (inference mode)', yTitle: 'test accuracy, inference mode (fraction)' },
+    { name: 'training accuracy (last epoch, training mode)', yTitle: 'train accuracy, last epoch, training mode' },
+  ];
+  const points = networks.flatMap((network) => sizes.flatMap((b) => {
+    const rs = rows.filter((r) => r.network === network && r.batchSize === b);
+    return [
+      { series: network, x: b, panel: panels[0].name, values: rs.map((r) => r.testAccuracy) },
+      { series: network, x: b, panel: panels[1].name, values: rs.map((r) => r.trainAccuracy) },
+    ];
+  }));
+  return spreadChart({
+    title: p < q - 0.02 ? `At batch ${smallest}, BN falls behind (test accuracy ${p.toFixed(2)} vs ${q.toFixed(2)} without BN)`
+      : `At batch ${smallest}, BN is not behind here (test accuracy ${p.toFixed(2)} vs ${q.toFixed(2)} without BN)`,
+    subtitle: 'MNIST MLP (2 hidden layers of 64), Adam 1e-3; same epochs, so small batches take more steps',
+    points, panels, xTitle: 'batch size (samples, log 2 scale)', xScale: 'log2', colors: netColors(networks),
+  });
 }
 
 if (require.main === module) {
-  const program = cli('npm run experiment:batch-size --', 'Accuracy against batch size with and without BN.', BATCH_DEFAULTS)
-    .option('--batch-sizes <list>', 'comma-separated batch sizes', (v) => v.split(',').map(Number), DEFAULT_BATCH_SIZES);
-  runCli(() => main({ ...runOptions(program.parse()), batchSizes: program.opts().batchSizes }));
+  const program = experimentCli('npm run experiment:batch-size --', 'Accuracy against batch size with and without BN.', BATCH_DEFAULTS)
+    .option('--batch-sizes <list>', 'comma-separated batch sizes', (v) => v.split(',').map(Number), BATCH_DEFAULTS.batchSizes);
+  runCli(() => main(experimentOptions<BatchOptions>(program.parse())));
 }

@@ -76,10 +76,20 @@ export interface MlpNetOptions {
   classes?: number;
   /** BN momentum (0.9: short runs need moving averages that catch up). */
   momentum?: number;
+  /** Hidden activation (default relu). */
+  activation?: 'relu' | 'sigmoid' | 'tanh';
+  /** Dropout rate after every hidden activation (default none). */
+  dropout?: number;
+  /**
+   * Multiplier of the hidden kernels' initial standard deviation (default 1: He normal, stddev
+   * sqrt(2 / fan-in)); 10 means weights ten times larger than the usual initialization.
+   */
+  initScale?: number;
 }
 
 /**
- * MLP for the experiments: Dense -> [BN -> [noise]] -> ReLU per hidden layer, softmax output.
+ * MLP for the experiments: Dense -> [BN -> [noise]] -> ReLU (or the given activation) -> [dropout]
+ * per hidden layer, softmax output.
  * Dense layers keep their bias only without BN (BN's beta makes it redundant). Same seeds for
  * every kind, so the networks start from the same kernels.
  *
@@ -91,12 +101,14 @@ export function mlpNet(options: MlpNetOptions): tf.Sequential {
   hidden.forEach((units, i) => {
     model.add(tf.layers.dense({
       units, useBias: kind === 'plain', name: `dense${i + 1}`,
-      kernelInitializer: tf.initializers.heNormal({ seed: seed + i }),
+      kernelInitializer: options.initScale == null ? tf.initializers.heNormal({ seed: seed + i })
+        : tf.initializers.varianceScaling({ scale: 2 * options.initScale ** 2, mode: 'fanIn', distribution: 'normal', seed: seed + i }),
       ...(i === 0 ? { inputShape: [options.inputSize ?? 784] } : {}),
     }));
     if (kind !== 'plain') model.add(batchNormalization({ momentum: options.momentum ?? 0.9, name: `bn${i + 1}` }));
     if (kind === 'noisy-bn') model.add(new NoisyShift({ seed: seed * 1000 + i, name: `noise${i + 1}` }));
-    model.add(tf.layers.activation({ activation: 'relu', name: `relu${i + 1}` }));
+    model.add(tf.layers.activation({ activation: options.activation ?? 'relu', name: `${options.activation ?? 'relu'}${i + 1}` }));
+    if (options.dropout) model.add(tf.layers.dropout({ rate: options.dropout, seed: seed + 200 + i, name: `dropout${i + 1}` }));
   });
   model.add(tf.layers.dense({
     units: options.classes ?? 10, activation: 'softmax', name: 'classes',
