@@ -98,8 +98,8 @@ export function batchChart(rows: BatchRow[]): ChartSpec {
   const smallest = Math.min(...sizes);
   const [p, q] = [mean(NET_LABELS.bn, smallest), mean(NET_LABELS.plain, smallest)];
   const panels = [
-    { name: 'test accuracy (inference mode)', yTitle: 'test accuracy, inference mode (fraction)' },
-    { name: 'training accuracy (last epoch, training mode)', yTitle: 'train accuracy, last epoch, training mode' },
+    { name: 'test accuracy (inference mode)', yTitle: 'test accuracy (inference mode)' },
+    { name: 'training accuracy (last epoch, training mode)', yTitle: 'train accuracy (training mode)' },
   ];
   const points = networks.flatMap((network) => sizes.flatMap((b) => {
     const rs = rows.filter((r) => r.network === network && r.batchSize === b);

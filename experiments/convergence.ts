@@ -118,7 +118,7 @@ export async function main(options: ExperimentInput<ConvergenceOptions> = {}): P
 /** Training loss (window means) against step, one panel per optimizer; steps to target in the title. */
 export function convergenceChart(runs: ConvergenceRun[], opts: Pick<ConvergenceOptions, 'every' | 'target'>): ChartSpec {
   const networks = [NET_LABELS.plain, NET_LABELS.bn];
-  const panels = CONVERGENCE_OPTIMIZERS.map((o) => ({ name: o.label, yTitle: `training loss with ${o.label} (nats)` }));
+  const panels = CONVERGENCE_OPTIMIZERS.map((o) => ({ name: o.label, yTitle: `training loss, ${o.label} (nats)` }));
   const points = panels.flatMap((p) => networks.flatMap((network) => {
     const rs = runs.filter((r) => r.network === network && r.optimizer === p.name);
     const n = Math.min(...rs.map((r) => r.windowLoss.length));

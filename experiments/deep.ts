@@ -129,8 +129,8 @@ export function deepChart(rows: DeepRow[], depth: number): ChartSpec {
   const networks = [NET_LABELS.plain, NET_LABELS.bn];
   const sgd = DEEP_OPTIMIZERS[0].label;
   const panels = [
-    { name: 'grad', yTitle: 'gradient norm of the kernel at start (log)', yLog: true },
-    { name: 'sat', yTitle: `saturated units after training with ${sgd} (fraction)` },
+    { name: 'grad', yTitle: 'kernel gradient norm at start', yLog: true },
+    { name: 'sat', yTitle: 'saturated fraction after training' },
   ];
   const layers = Array.from({ length: depth }, (_, i) => i);
   const points = networks.flatMap((network) => {
@@ -146,7 +146,7 @@ export function deepChart(rows: DeepRow[], depth: number): ChartSpec {
     title: `${depth}-layer sigmoid MLP with ${sgd}: test accuracy ${acc(NET_LABELS.plain, sgd).toFixed(2)} without BN, ${acc(NET_LABELS.bn, sgd).toFixed(2)} with BN`,
     subtitle: [
       `first-layer gradient / last-layer gradient at start: ${formatNumber(ratio(NET_LABELS.plain))} without BN, ${formatNumber(ratio(NET_LABELS.bn))} with BN`,
-      `saturated: sigmoid output below 0.05 or above 0.95, on test digits; MNIST, hidden layers of ${rows[0]?.gradNorms.length ?? depth}`,
+      `left: gradient norm of each hidden kernel before training (log scale); right: fraction of sigmoid outputs below 0.05 or above 0.95 on test digits after ${sgd}`,
     ],
     points, panels, xTitle: 'hidden layer (1 = nearest the input)', xScale: 'linear', colors: netColors(networks),
   });

@@ -99,7 +99,7 @@ export async function main(options: ExperimentInput<InitOptions> = {}): Promise<
 export function initChart(rows: InitRow[]): ChartSpec {
   const networks = [NET_LABELS.plain, NET_LABELS.bn];
   const scales = Array.from(new Set(rows.map((r) => r.scale)));
-  const panels = INIT_OPTIMIZERS.map((o) => ({ name: o.label, yTitle: `test accuracy with ${o.label} (fraction)` }));
+  const panels = INIT_OPTIMIZERS.map((o) => ({ name: o.label, yTitle: `test accuracy, ${o.label}` }));
   const points = panels.flatMap((p) => networks.flatMap((network) => scales.map((scale) => ({
     series: network, x: scale, panel: p.name,
     values: rows.filter((r) => r.network === network && r.optimizer === p.name && r.scale === scale).map((r) => r.testAccuracy),

@@ -10,22 +10,32 @@
  */
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { cli, runCli, runOptions, RunOptions } from '../examples/common/cli';
+import { runCli, RunOptions } from '../examples/common/cli';
 import { loadMnist, seededRandom } from '../examples/common/data';
 import { formatTable } from '../examples/common/table';
 import { testAccuracy } from '../examples/common/train';
 import { ChartFiles, ChartSpec, writeChart } from './common/charts';
 import { mlpNet, netColors, NET_LABELS, NetKind, noiseLayers } from './common/nets';
+import {
+  experimentCli, experimentOptions, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, seedList, spread, spreadChart, Spread,
+} from './common/seeds';
 
-export const LANDSCAPE_DEFAULTS: RunOptions = {
-  epochs: 4, samples: 2000, testSamples: 500, batchSize: 64, out: 'models/experiments', seed: 41, bars: false,
+export interface LandscapeOptions extends ExperimentOptions {
+  /** Probe every n steps. */
+  every: number;
+}
+
+export const LANDSCAPE_DEFAULTS: LandscapeOptions = {
+  epochs: 4, samples: 2000, testSamples: 500, batchSize: 64, out: 'models/experiments', seed: 41, bars: false, seeds: 3, every: 5,
 };
+export const LANDSCAPE_QUICK: Partial<LandscapeOptions> = { epochs: 1, samples: 200, testSamples: 50, batchSize: 50, seeds: 2, every: 2 };
 /** Learning rate of the training runs; probe step sizes are multiples of it. */
 export const LEARNING_RATE = 0.1;
 export const STEP_MULTIPLES = [0.25, 0.5, 1, 2, 4];
 
 export interface LandscapeRow {
   network: string;
+  seed: number;
   step: number;
   /** Loss at w (training mode, current batch). */
   loss: number;
@@ -39,19 +49,20 @@ export interface LandscapeRow {
   gradNorm: number;
 }
 
+/** Per network, each measure summarized over seeds (each seed's value is its mean over probes, or its last epoch). */
 export interface LandscapeSummary {
   network: string;
-  finalTrainLoss: number;
-  testAccuracy: number;
-  meanLossRange: number;
-  meanGradChange: number;
-  meanBetaSmoothness: number;
+  finalTrainLoss: Spread;
+  testAccuracy: Spread;
+  meanLossRange: Spread;
+  meanGradChange: Spread;
+  meanBetaSmoothness: Spread;
 }
 
 export interface LandscapeResult {
   rows: LandscapeRow[];
-  /** Training loss of every step, per network. */
-  trainLoss: Array<{ network: string; step: number; loss: number }>;
+  /** Training loss of every step, per network and seed. */
+  trainLoss: Array<{ network: string; seed: number; step: number; loss: number }>;
   summary: LandscapeSummary[];
   chart: ChartFiles;
 }
@@ -64,6 +75,7 @@ const norm = (ts: tf.Tensor[]) => tf.tidy(() => Math.sqrt(ts.reduce((s, t) => s 
  * Usage: `const { rows, trainLoss, testAccuracy } = await probeTraining('bn', data, opts, 4);`
  */
 async function probeTraining(kind: NetKind, data: ReturnType<typeof loadMnist>, opts: RunOptions, every: number) {
+  const seed = opts.seed;
   const model = mlpNet({ kind, hidden: [64, 64, 64, 64], seed: opts.seed });
   const noise = noiseLayers(model);
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -76,7 +88,7 @@ async function probeTraining(kind: NetKind, data: ReturnType<typeof loadMnist>, 
     return { value, grads: trainable.map((v) => grads[v.name]) };
   };
   const rows: LandscapeRow[] = [];
-  const trainLoss: Array<{ network: string; step: number; loss: number }> = [];
+  const trainLoss: LandscapeResult['trainLoss'] = [];
   const n = data.xTrain.shape[0];
   const rand = seededRandom(opts.seed);
   let step = 0;
@@ -97,7 +109,7 @@ async function probeTraining(kind: NetKind, data: ReturnType<typeof loadMnist>, 
         noise.forEach((l) => l.resample(l.outputShape[1] as number));
         const { value, grads } = gradients(xb, yb);
         const loss = value.dataSync()[0];
-        trainLoss.push({ network: NET_LABELS[kind], step, loss });
+        trainLoss.push({ network: NET_LABELS[kind], seed, step, loss });
         if (step % every === 0) {
           const saved = all.map((w) => w.read().clone());
           const g0Norm = norm(grads);
@@ -123,7 +135,7 @@ async function probeTraining(kind: NetKind, data: ReturnType<typeof loadMnist>, 
           tf.dispose(saved);
           const finite = losses.map((l) => (Number.isFinite(l) ? l : Infinity));
           rows.push({
-            network: NET_LABELS[kind], step, loss, lossMin: Math.min(...finite), lossMax: Math.max(...finite),
+            network: NET_LABELS[kind], seed, step, loss, lossMin: Math.min(...finite), lossMax: Math.max(...finite),
             gradChange, betaSmoothness: beta, gradNorm: g0Norm,
           });
         }
@@ -141,86 +153,87 @@ async function probeTraining(kind: NetKind, data: ReturnType<typeof loadMnist>, 
 }
 
 /**
- * Runs the three networks, prints the tables and writes `<out>/landscape.svg|png`.
+ * Runs the three networks for every seed, prints the tables and writes `<out>/landscape.svg|png`.
  *
- * Usage: `const r = await main({ epochs: 1, samples: 200, out: '/tmp/x' });`
+ * Usage: `const r = await main({ quick: true, out: '/tmp/x' });`
  */
-export async function main(options: Partial<RunOptions> & { every?: number } = {}): Promise<LandscapeResult> {
-  const opts = { ...LANDSCAPE_DEFAULTS, every: 5, ...options };
+export async function main(options: ExperimentInput<LandscapeOptions> = {}): Promise<LandscapeResult> {
+  const opts = resolveOptions(LANDSCAPE_DEFAULTS, LANDSCAPE_QUICK, options);
   await tf.setBackend('cpu');
-  const data = loadMnist({ trainSamples: opts.samples, testSamples: opts.testSamples, seed: opts.seed });
   const rows: LandscapeRow[] = [];
   const trainLoss: LandscapeResult['trainLoss'] = [];
-  const summary: LandscapeSummary[] = [];
-  try {
-    for (const kind of ['plain', 'bn', 'noisy-bn'] as NetKind[]) {
-      const t0 = Date.now();
-      const r = await probeTraining(kind, data, opts, opts.every);
-      rows.push(...r.rows);
-      trainLoss.push(...r.trainLoss);
-      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-      const tail = r.trainLoss.slice(-Math.max(1, Math.ceil(opts.samples / opts.batchSize)));
-      summary.push({
-        network: NET_LABELS[kind], finalTrainLoss: mean(tail.map((t) => t.loss)), testAccuracy: r.testAccuracy,
-        meanLossRange: mean(r.rows.map((x) => x.lossMax - x.lossMin)), meanGradChange: mean(r.rows.map((x) => x.gradChange)),
-        meanBetaSmoothness: mean(r.rows.map((x) => x.betaSmoothness)),
-      });
-      console.log(`${NET_LABELS[kind]}: ${r.trainLoss.length} steps, ${r.rows.length} probes, ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  const perSeed: Array<{ network: string; finalTrainLoss: number; testAccuracy: number; range: number; change: number; beta: number }> = [];
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  for (const seed of seedList(opts)) {
+    const data = loadMnist({ trainSamples: opts.samples, testSamples: opts.testSamples, seed });
+    try {
+      for (const kind of ['plain', 'bn', 'noisy-bn'] as NetKind[]) {
+        const t0 = Date.now();
+        const r = await probeTraining(kind, data, { ...opts, seed }, opts.every);
+        rows.push(...r.rows);
+        trainLoss.push(...r.trainLoss);
+        const tail = r.trainLoss.slice(-Math.max(1, Math.ceil(opts.samples / opts.batchSize)));
+        perSeed.push({
+          network: NET_LABELS[kind], finalTrainLoss: mean(tail.map((t) => t.loss)), testAccuracy: r.testAccuracy,
+          range: mean(r.rows.map((x) => x.lossMax - x.lossMin)), change: mean(r.rows.map((x) => x.gradChange)), beta: mean(r.rows.map((x) => x.betaSmoothness)),
+        });
+        console.log(`${NET_LABELS[kind]} seed ${seed}: ${r.trainLoss.length} steps, ${r.rows.length} probes, ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+      }
+    } finally {
+      data.dispose();
     }
-  } finally {
-    data.dispose();
   }
+  const summary: LandscapeSummary[] = Object.values(NET_LABELS).map((network) => {
+    const ps = perSeed.filter((p) => p.network === network);
+    return {
+      network, finalTrainLoss: spread(ps.map((p) => p.finalTrainLoss)), testAccuracy: spread(ps.map((p) => p.testAccuracy)),
+      meanLossRange: spread(ps.map((p) => p.range)), meanGradChange: spread(ps.map((p) => p.change)), meanBetaSmoothness: spread(ps.map((p) => p.beta)),
+    };
+  });
   console.log(formatTable(summary.map((s) => ({
-    network: s.network, 'train loss (last epoch)': s.finalTrainLoss, 'test accuracy': s.testAccuracy,
-    'mean loss range': s.meanLossRange, 'mean max grad change': s.meanGradChange, 'mean beta-smoothness': s.meanBetaSmoothness,
-  })), { title: `\nAlong the gradient, step sizes ${STEP_MULTIPLES.map((m) => m * LEARNING_RATE).join(', ')} (SGD lr ${LEARNING_RATE})` }));
-  const chart = await writeChart(landscapeChart(rows, trainLoss), path.join(opts.out, 'landscape'));
+    network: s.network, 'train loss (last epoch)': formatSpread(s.finalTrainLoss), 'test accuracy': formatSpread(s.testAccuracy),
+    'loss range along the gradient': formatSpread(s.meanLossRange), 'gradient change': formatSpread(s.meanGradChange),
+    'beta-smoothness': formatSpread(s.meanBetaSmoothness),
+  })), { title: `\nAlong the gradient, step sizes ${STEP_MULTIPLES.map((m) => m * LEARNING_RATE).join(', ')} (SGD lr ${LEARNING_RATE}); per seed the mean over probes, then mean ± sd (min–max) over ${opts.seeds} seeds` }));
+  const chart = await writeChart(landscapeChart(rows, summary), path.join(opts.out, 'landscape'));
   console.log(`chart: ${chart.svg}${chart.png ? ` and ${chart.png}` : ''}`);
   return { rows, trainLoss, summary, chart };
 }
 
-/** Three panels: training loss per step, loss range band along the gradient, gradient change (log). */
-export function landscapeChart(rows: LandscapeRow[], trainLoss: LandscapeResult['trainLoss']): ChartSpec {
-  const color = { field: 'network', type: 'nominal' as const, title: null, scale: netColors(Object.values(NET_LABELS)) };
-  const x = { field: 'step', type: 'quantitative' as const, title: 'training step' };
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: 'Loss landscape along the gradient (Santurkar et al. 2018), MNIST MLP with 4 hidden layers', subtitle: `SGD lr ${LEARNING_RATE}; probes at w - eta*grad, eta = ${STEP_MULTIPLES.map((m) => m * LEARNING_RATE).join(', ')}` },
-    hconcat: [
-      {
-        title: 'training loss per step',
-        width: 260, height: 220,
-        data: { values: trainLoss },
-        mark: { type: 'line', opacity: 0.8 },
-        encoding: { x, y: { field: 'loss', type: 'quantitative', title: 'loss' }, color },
-      },
-      {
-        title: 'loss range along the gradient',
-        width: 260, height: 220,
-        data: { values: rows },
-        mark: { type: 'area', opacity: 0.35 },
-        encoding: {
-          x, y: { field: 'lossMin', type: 'quantitative', title: 'loss (min..max over step sizes)' },
-          y2: { field: 'lossMax' }, color,
-        },
-      },
-      {
-        title: 'gradient change along the gradient',
-        width: 260, height: 220,
-        data: { values: rows },
-        mark: { type: 'line', point: true },
-        encoding: {
-          x, y: { field: 'gradChange', type: 'quantitative', scale: { type: 'log' }, title: 'max ||grad(w - eta g) - g|| (log)' }, color,
-        },
-      },
+/** Three panels against the training step: loss range, gradient change (log) and beta-smoothness (log) along the gradient. */
+export function landscapeChart(rows: LandscapeRow[], summary: LandscapeSummary[]): ChartSpec {
+  const networks = Object.values(NET_LABELS);
+  const panels = [
+    { name: 'range', yTitle: 'loss range along gradient (nats)' },
+    { name: 'change', yTitle: 'gradient change (log)', yLog: true },
+    { name: 'beta', yTitle: 'beta-smoothness (log)', yLog: true },
+  ];
+  const steps = Array.from(new Set(rows.map((r) => r.step))).sort((a, b) => a - b);
+  const points = networks.flatMap((network) => steps.flatMap((step) => {
+    const rs = rows.filter((r) => r.network === network && r.step === step);
+    return [
+      { series: network, x: step, panel: 'range', values: rs.map((r) => r.lossMax - r.lossMin) },
+      { series: network, x: step, panel: 'change', values: rs.map((r) => r.gradChange) },
+      { series: network, x: step, panel: 'beta', values: rs.map((r) => r.betaSmoothness) },
+    ];
+  }));
+  const of = (network: string) => summary.find((s) => s.network === network)!;
+  const [plain, bn] = [of(NET_LABELS.plain), of(NET_LABELS.bn)];
+  const betaWord = bn.meanBetaSmoothness.mean < 0.8 * plain.meanBetaSmoothness.mean ? 'lower too'
+    : bn.meanBetaSmoothness.mean > 1.25 * plain.meanBetaSmoothness.mean ? 'higher' : 'no lower';
+  return spreadChart({
+    title: `${bn.meanLossRange.mean < 0.8 * plain.meanLossRange.mean ? 'BN shrinks' : 'BN does not shrink'} the loss range along the gradient (${bn.meanLossRange.mean.toFixed(2)} vs ${plain.meanLossRange.mean.toFixed(2)}), and its beta-smoothness is ${betaWord} (${bn.meanBetaSmoothness.mean.toFixed(1)} vs ${plain.meanBetaSmoothness.mean.toFixed(1)})`,
+    subtitle: [
+      `MNIST MLP with 4 hidden layers of 64, SGD lr ${LEARNING_RATE}; probes at w - eta g, eta = ${STEP_MULTIPLES.map((m) => m * LEARNING_RATE).join(', ')} (Santurkar et al. 2018)`,
+      'gradient change: max ||grad(w - eta g) - g||; beta-smoothness: max of that change / ||eta g|| (scale-free)',
+      'noisy BN: BN followed by noise with non-zero mean and non-unit variance that changes every step',
     ],
-    resolve: { scale: { color: 'shared' } },
-    config: { legend: { orient: 'bottom', labelLimit: 300 } },
-  };
+    points, panels, xTitle: 'training step', xScale: 'linear', colors: netColors(networks), width: 260,
+  });
 }
 
 if (require.main === module) {
-  const program = cli('npm run experiment:landscape --', 'Loss landscape along the gradient: without BN, with BN, with noisy BN.', LANDSCAPE_DEFAULTS)
-    .option('--every <n>', 'probe every n steps', (v) => Number(v), 5);
-  runCli(() => main({ ...runOptions(program.parse()), every: program.opts().every }));
+  const program = experimentCli('npm run experiment:landscape --', 'Loss landscape along the gradient: without BN, with BN, with noisy BN.', LANDSCAPE_DEFAULTS)
+    .option('--every <n>', 'probe every n steps', (v) => Number(v), LANDSCAPE_DEFAULTS.every);
+  runCli(() => main(experimentOptions<LandscapeOptions>(program.parse())));
 }

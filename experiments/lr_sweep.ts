@@ -114,7 +114,7 @@ export function lrChart(rows: LrRow[], largest: Record<string, number | null>): 
   const keys = Array.from(new Set(rows.map((r) => `${r.network}|${r.learningRate}`)));
   const panels = [
     { name: 'test accuracy', yTitle: 'test accuracy (fraction correct)' },
-    { name: 'final training loss (diverged: drawn at 10)', yTitle: 'final training loss (nats; diverged: drawn at 10)' },
+    { name: 'final training loss (diverged: drawn at 10)', yTitle: 'final training loss (nats)' },
   ];
   const points = keys.flatMap((key) => {
     const rs = rows.filter((r) => `${r.network}|${r.learningRate}` === key);
@@ -127,7 +127,7 @@ export function lrChart(rows: LrRow[], largest: Record<string, number | null>): 
   return spreadChart({
     title: bn == null && plain == null ? 'Neither network learned at any of these learning rates with every seed'
       : `With BN, SGD learns with every seed up to learning rate ${bn ?? '(none)'}; without BN, up to ${plain ?? '(none)'}`,
-    subtitle: 'MNIST MLP (3 hidden layers of 64), plain SGD; "learns" = test accuracy above 0.5 with every seed',
+    subtitle: ['MNIST MLP (3 hidden layers of 64), plain SGD; "learns" = test accuracy above 0.5 with every seed', 'a loss that diverged (not finite or above 10) is drawn at 10'],
     points, panels, xTitle: 'learning rate (log scale)', xScale: 'log',
     colors: netColors([NET_LABELS.plain, NET_LABELS.bn]),
   });

@@ -93,7 +93,7 @@ export function regChart(rows: RegRow[]): ChartSpec {
   const labels = REG_NETWORKS.map((n) => n.label);
   const panels = [
     { name: 'test accuracy', yTitle: 'test accuracy (fraction correct)' },
-    { name: 'train – test gap (overfitting)', yTitle: 'train minus test accuracy (overfitting)' },
+    { name: 'train – test gap (overfitting)', yTitle: 'train − test accuracy (gap)' },
   ];
   const points = labels.flatMap((label) => {
     const rs = rows.filter((r) => r.network === label);

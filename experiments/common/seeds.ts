@@ -126,6 +126,8 @@ export interface SpreadChartOptions {
   panels?: Array<{ name: string; yTitle: string; yLog?: boolean }>;
   /** Values clipped into [lo, hi] before plotting (e.g. a diverged loss), said in the subtitle by the caller. */
   clip?: [number, number];
+  /** What the spread is over, for the subtitle (default 'seeds'). */
+  spreadOver?: string;
   /** Draw points only (no connecting line), e.g. for categories. */
   noLine?: boolean;
   width?: number;
@@ -147,7 +149,8 @@ export function spreadChart(o: SpreadChartOptions): ChartSpec {
     return { series: p.series, x: p.x, panel: p.panel ?? '', mean: s.mean, lo: s.min, hi: s.max };
   });
   const subtitle = [...(o.subtitle == null ? [] : Array.isArray(o.subtitle) ? o.subtitle : [o.subtitle]),
-    `line and points: mean over ${seeds} seed${seeds === 1 ? '' : 's'}; vertical bars: min–max over seeds`];
+    o.spreadOver ? `line and points: mean over ${o.spreadOver}; vertical bars: min–max over ${o.spreadOver}`
+      : `line and points: mean over ${seeds} seed${seeds === 1 ? '' : 's'}; vertical bars: min–max over seeds`];
   const xType = o.xScale === 'ordinal' ? 'ordinal' as const : 'quantitative' as const;
   const xDomain = Array.from(new Set(o.points.map((p) => p.x)));
   const x = {
@@ -165,7 +168,7 @@ export function spreadChart(o: SpreadChartOptions): ChartSpec {
       { mark: o.noLine ? { type: 'point' as const, filled: true, size: 60 } : { type: 'line' as const, point: true }, encoding: { x, y: { ...y, field: 'mean' }, color } },
     ];
   };
-  const size = { width: o.width ?? 300, height: o.height ?? 220 };
+  const size = { width: o.width ?? 300, height: o.height ?? 240 };
   const config = { legend: { orient: 'bottom' as const, direction: 'vertical' as const, columns: 2, labelLimit: 400 } };
   const title = { text: o.title, subtitle, anchor: 'start' as const };
   const schema = 'https://vega.github.io/schema/vega-lite/v5.json';

@@ -1,0 +1,194 @@
+/**
+ * Small batches and the alternatives to BatchNormalization: the same small MNIST CNN with no
+ * normalization, BatchNormalization, batch renormalization (Ioffe 2017), GroupNormalization (Wu &
+ * He 2018), LayerNormalization (Ba et al. 2016) and InstanceNormalization (Ulyanov et al. 2016),
+ * trained at batch sizes from 2 to 128 with several seeds. BN's statistics come from the batch,
+ * so they get noisy as the batch shrinks and differ from the moving averages used at inference;
+ * the other three take statistics per sample, so they should not care about the batch size;
+ * batch renormalization keeps batch statistics but corrects them toward the moving averages.
+ * A layer this package does not provide (yet) is left out and named in the output.
+ */
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import * as pkg from '../src';
+import { runCli } from '../examples/common/cli';
+import { loadMnist } from '../examples/common/data';
+import { formatTable } from '../examples/common/table';
+import { disposeModel, fitWithProgress, testAccuracy } from '../examples/common/train';
+import { ChartFiles, ChartSpec, writeChart } from './common/charts';
+import {
+  experimentCli, experimentOptions, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, seedList, seriesColors, spread, spreadChart,
+} from './common/seeds';
+
+export interface SmallBatchOptions extends ExperimentOptions {
+  batchSizes: number[];
+}
+
+export const SMALL_BATCH_DEFAULTS: SmallBatchOptions = {
+  epochs: 2, samples: 600, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 121, bars: false, seeds: 3,
+  batchSizes: [2, 8, 32, 128],
+};
+export const SMALL_BATCH_QUICK: Partial<SmallBatchOptions> = { epochs: 1, samples: 40, testSamples: 20, seeds: 2, batchSizes: [2, 20] };
+
+/** Groups of the GroupNormalization variant (the CNN's 8 and 16 channels split evenly). */
+export const GROUPS = 4;
+
+/** A normalization layer factory: called once per normalized conv output. */
+type Make = (name: string) => tf.layers.Layer;
+
+export interface Variant {
+  label: string;
+  /** null: the layer is not available in this package (yet); `reason` says why. */
+  make: Make | null;
+  reason?: string;
+}
+
+/** A package factory by name, if this version of the package exports it. */
+function factory(name: string): ((args: Record<string, unknown>) => tf.layers.Layer) | null {
+  const f = (pkg as unknown as Record<string, unknown>)[name];
+  return typeof f === 'function' ? (f as (args: Record<string, unknown>) => tf.layers.Layer) : null;
+}
+
+/** Whether the package's BatchNormalization accepts `renorm: true` (its config reports it back). */
+function hasRenorm(): boolean {
+  try {
+    const layer = pkg.batchNormalization({ renorm: true } as pkg.BatchNormalizationArgs);
+    return (layer.getConfig() as Record<string, unknown>)['renorm'] === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The compared layers, in legend order; those the package does not export are returned with
+ * `make: null` and the reason.
+ *
+ * Usage: `const available = normalizationVariants().filter((v) => v.make);`
+ */
+export function normalizationVariants(): Variant[] {
+  const missing = (what: string) => `${what} is not in this version of the package`;
+  const gn = factory('groupNormalization');
+  const ln = factory('layerNormalization');
+  const inorm = factory('instanceNormalization');
+  return [
+    { label: 'no normalization', make: (name) => tf.layers.activation({ activation: 'linear', name }) },
+    { label: 'BatchNormalization', make: (name) => pkg.batchNormalization({ momentum: 0.9, name }) },
+    hasRenorm()
+      ? { label: 'batch renormalization', make: (name) => pkg.batchNormalization({ momentum: 0.9, renorm: true, name } as pkg.BatchNormalizationArgs) }
+      : { label: 'batch renormalization', make: null, reason: missing('batchNormalization({ renorm: true })') },
+    gn ? { label: `GroupNormalization (${GROUPS} groups)`, make: (name) => gn({ groups: GROUPS, name }) }
+      : { label: `GroupNormalization (${GROUPS} groups)`, make: null, reason: missing('groupNormalization') },
+    // Over height, width and channels of each sample, as in Ba et al. and Wu & He's comparison.
+    ln ? { label: 'LayerNormalization', make: (name) => ln({ axis: [1, 2, 3], name }) }
+      : { label: 'LayerNormalization', make: null, reason: missing('layerNormalization') },
+    inorm ? { label: 'InstanceNormalization', make: (name) => inorm({ name }) }
+      : { label: 'InstanceNormalization', make: null, reason: missing('instanceNormalization') },
+  ];
+}
+
+/**
+ * The CNN: two stride-2 3x3 convolutions (8 and 16 channels, no bias), each followed by the
+ * normalization and ReLU, then a softmax Dense layer on the flattened 7x7x16 map.
+ *
+ * Usage: `const model = smallCnn(variant.make!, 1);`
+ */
+export function smallCnn(make: Make, seed: number): tf.Sequential {
+  const model = tf.sequential();
+  [8, 16].forEach((filters, i) => {
+    model.add(tf.layers.conv2d({
+      filters, kernelSize: 3, strides: 2, padding: 'same', useBias: false, name: `conv${i + 1}`,
+      kernelInitializer: tf.initializers.heNormal({ seed: seed + i }), ...(i === 0 ? { inputShape: [28, 28, 1] } : {}),
+    }));
+    model.add(make(`norm${i + 1}`));
+    model.add(tf.layers.activation({ activation: 'relu', name: `relu${i + 1}` }));
+  });
+  model.add(tf.layers.flatten());
+  model.add(tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 100 }) }));
+  return model;
+}
+
+export interface SmallBatchRow {
+  layer: string;
+  batchSize: number;
+  seed: number;
+  testAccuracy: number;
+  /** Training-mode accuracy of the last epoch. */
+  trainAccuracy: number;
+}
+
+export interface SmallBatchResult {
+  rows: SmallBatchRow[];
+  /** Layers left out, with the reason. */
+  missing: Array<{ layer: string; reason: string }>;
+  chart: ChartFiles;
+}
+
+/**
+ * Trains the CNN with every available layer, batch size and seed; prints the table and writes
+ * `<out>/small-batch.svg|png`.
+ *
+ * Usage: `const r = await main({ quick: true, out: '/tmp/x' });`
+ */
+export async function main(options: ExperimentInput<SmallBatchOptions> = {}): Promise<SmallBatchResult> {
+  const opts = resolveOptions(SMALL_BATCH_DEFAULTS, SMALL_BATCH_QUICK, options);
+  await tf.setBackend('cpu');
+  const all = normalizationVariants();
+  const variants = all.filter((v) => v.make != null);
+  const missing = all.filter((v) => v.make == null).map((v) => ({ layer: v.label, reason: v.reason ?? '' }));
+  missing.forEach((m) => console.log(`left out: ${m.layer} (${m.reason})`));
+  const rows: SmallBatchRow[] = [];
+  for (const seed of seedList(opts)) {
+    const data = loadMnist({ trainSamples: opts.samples, testSamples: opts.testSamples, seed, layout: 'nhwc' });
+    try {
+      for (const v of variants) {
+        for (const batchSize of opts.batchSizes) {
+          const model = smallCnn(v.make as Make, seed);
+          model.compile({ optimizer: tf.train.adam(0.002), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+          try {
+            const fit = await fitWithProgress(model, data.xTrain, data.yTrain, { ...opts, batchSize, seed }, `${v.label} batch ${batchSize} seed ${seed}`);
+            const acc = testAccuracy(model, data.xTest, data.yTest);
+            rows.push({ layer: v.label, batchSize, seed, testAccuracy: Number.isFinite(acc) ? acc : 0, trainAccuracy: fit.acc[fit.acc.length - 1] });
+          } finally {
+            disposeModel(model);
+          }
+        }
+      }
+    } finally {
+      data.dispose();
+    }
+  }
+  const labels = variants.map((v) => v.label);
+  console.log(formatTable(labels.map((layer) => Object.fromEntries([['layer', layer], ...opts.batchSizes.map((b) => [`batch ${b}`,
+    formatSpread(spread(rows.filter((r) => r.layer === layer && r.batchSize === b).map((r) => r.testAccuracy)))])])),
+  { title: `\nTest accuracy by batch size (MNIST CNN, Adam 2e-3, ${opts.epochs} epochs on ${opts.samples} digits; mean ± sd (min–max) over ${opts.seeds} seeds)` }));
+  const chart = await writeChart(smallBatchChart(rows, labels, missing), path.join(opts.out, 'small-batch'));
+  console.log(`chart: ${chart.svg}${chart.png ? ` and ${chart.png}` : ''}`);
+  return { rows, missing, chart };
+}
+
+/** Test accuracy against batch size (log 2), one line per layer. */
+export function smallBatchChart(rows: SmallBatchRow[], labels: string[], missing: SmallBatchResult['missing']): ChartSpec {
+  const sizes = Array.from(new Set(rows.map((r) => r.batchSize))).sort((a, b) => a - b);
+  const points = labels.flatMap((layer) => sizes.map((b) => ({
+    series: layer, x: b, values: rows.filter((r) => r.layer === layer && r.batchSize === b).map((r) => r.testAccuracy),
+  })));
+  const at = (layer: string, b: number) => spread(rows.filter((r) => r.layer === layer && r.batchSize === b).map((r) => r.testAccuracy)).mean;
+  const [small, large] = [sizes[0], sizes[sizes.length - 1]];
+  const best = labels.reduce((a, b) => (at(b, small) > at(a, small) ? b : a), labels[0]);
+  const bnDrop = at('BatchNormalization', large) - at('BatchNormalization', small);
+  return spreadChart({
+    title: `At batch ${small}, BN reaches ${at('BatchNormalization', small).toFixed(2)} test accuracy (${bnDrop >= 0 ? `${bnDrop.toFixed(2)} below` : `${(-bnDrop).toFixed(2)} above`} batch ${large}); best at batch ${small}: ${best}, ${at(best, small).toFixed(2)}`,
+    subtitle: [
+      'MNIST CNN: two stride-2 3x3 convolutions (8, 16 channels), each followed by the layer and ReLU; Adam 2e-3; same epochs for every batch size',
+      ...(missing.length ? [`not run (not in this version of the package): ${missing.map((m) => m.layer).join(', ')}`] : []),
+    ],
+    points, xTitle: 'batch size (samples, log 2 scale)', yTitle: 'test accuracy (fraction correct)', xScale: 'log2', width: 420, height: 280,
+    colors: seriesColors(labels, { 'no normalization': '#e45756', BatchNormalization: '#4c78a8', 'batch renormalization': '#72b7b2' }),
+  });
+}
+
+if (require.main === module) {
+  const program = experimentCli('npm run experiment:small-batch --', 'BN, batch renorm, Group/Layer/Instance normalization across batch sizes.', SMALL_BATCH_DEFAULTS)
+    .option('--batch-sizes <list>', 'comma-separated batch sizes', (v) => v.split(',').map(Number), SMALL_BATCH_DEFAULTS.batchSizes);
+  runCli(() => main(experimentOptions<SmallBatchOptions>(program.parse())));
+}
