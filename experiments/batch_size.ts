@@ -24,7 +24,7 @@ export const BATCH_DEFAULTS: BatchOptions = {
   epochs: 3, samples: 1000, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 51, bars: false, seeds: 3,
   batchSizes: [2, 8, 32, 128],
 };
-export const BATCH_QUICK: Partial<BatchOptions> = { epochs: 1, samples: 100, testSamples: 50, seeds: 2, batchSizes: [2, 32] };
+export const BATCH_QUICK: Partial<BatchOptions> = { epochs: 1, samples: 60, testSamples: 50, seeds: 2, batchSizes: [4, 32] };
 
 export interface BatchRow {
   network: string;

@@ -30,7 +30,7 @@ export const INFERENCE_DEFAULTS: InferenceOptions = {
   epochs: 4, samples: 2000, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 101, bars: false, seeds: 3,
   checkpoints: [1, 2, 5, 10, 20, 50, 100, 250],
 };
-export const INFERENCE_QUICK: Partial<InferenceOptions> = { epochs: 1, samples: 100, testSamples: 50, seeds: 2, checkpoints: [1, 2, 4] };
+export const INFERENCE_QUICK: Partial<InferenceOptions> = { epochs: 1, samples: 100, testSamples: 20, seeds: 2, checkpoints: [1, 2, 4] };
 
 /** The four ways of evaluating, in table and legend order. */
 export const EVALUATIONS = [

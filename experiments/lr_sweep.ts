@@ -24,7 +24,7 @@ export const LR_DEFAULTS: LrOptions = {
   epochs: 3, samples: 1000, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 31, bars: false, seeds: 3,
   rates: [0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10],
 };
-export const LR_QUICK: Partial<LrOptions> = { epochs: 1, samples: 200, testSamples: 50, seeds: 2, rates: [0.1, 10] };
+export const LR_QUICK: Partial<LrOptions> = { epochs: 1, samples: 100, testSamples: 50, seeds: 2, rates: [0.1, 10] };
 
 /**
  * A final loss not finite or above 1.5x chance level (ln 10 for ten balanced classes) counts as

@@ -20,7 +20,7 @@ import {
 export const REG_DEFAULTS: ExperimentOptions = {
   epochs: 30, samples: 500, testSamples: 1000, batchSize: 32, out: 'models/experiments', seed: 61, bars: false, seeds: 3,
 };
-export const REG_QUICK: Partial<ExperimentOptions> = { epochs: 2, samples: 100, testSamples: 50, seeds: 2 };
+export const REG_QUICK: Partial<ExperimentOptions> = { epochs: 1, samples: 100, testSamples: 50, seeds: 2 };
 
 /** Dropout rate of the dropout variants. */
 export const DROPOUT = 0.5;

@@ -28,7 +28,7 @@ export const SMALL_BATCH_DEFAULTS: SmallBatchOptions = {
   epochs: 2, samples: 600, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 121, bars: false, seeds: 3,
   batchSizes: [2, 8, 32, 128],
 };
-export const SMALL_BATCH_QUICK: Partial<SmallBatchOptions> = { epochs: 1, samples: 40, testSamples: 20, seeds: 2, batchSizes: [2, 20] };
+export const SMALL_BATCH_QUICK: Partial<SmallBatchOptions> = { epochs: 1, samples: 40, testSamples: 20, seeds: 2, batchSizes: [4, 20] };
 
 /** Groups of the GroupNormalization variant (the CNN's 8 and 16 channels split evenly). */
 export const GROUPS = 4;

@@ -28,7 +28,9 @@ function expectChartFiles(svgPath: string, png: string | null, fonts: string[], 
 }
 
 test('tables: the worked example, by hand: mean 1.25 / 0.975, std 0.25 / 0.225, normalized ±0.992 / ±0.990 with epsilon 1e-3', async () => {
+  const before = tf.memory().numTensors;
   const r = await tables.main({ quick: true, out });
+  expect(tf.memory().numTensors).toBe(before);
   const at = (epsilon: number, epoch: number) => r.worked.find((w) => w.epsilon === epsilon && w.epoch === epoch)!;
   expect(at(1e-3, 1).z).toEqual([1.0, 1.5]);
   expect(at(1e-3, 2).z.map((v) => +v.toFixed(6))).toEqual([0.75, 1.2]);
@@ -54,7 +56,9 @@ test('tables: the worked example, by hand: mean 1.25 / 0.975, std 0.25 / 0.225, 
 });
 
 test('small-batch: a row per available layer, batch size and seed; missing layers are named, not run', async () => {
+  const before = tf.memory().numTensors;
   const r = await smallBatch.main({ quick: true, out });
+  expect(tf.memory().numTensors).toBe(before);
   const variants = smallBatch.normalizationVariants();
   const available = variants.filter((v) => v.make).map((v) => v.label);
   expect(available.slice(0, 2)).toEqual(['no normalization', 'BatchNormalization']);
