@@ -175,27 +175,6 @@ function bnValues(bn: LayerConfig, layer: tf.layers.Layer): BatchNormValues | st
   return values;
 }
 
-/**
- * Throws if a BatchNormalization's epsilon or any of its weights is not a finite number: folding
- * it would write NaN or Infinity into the kernel and bias of the layer before it.
- */
-function checkFinite(bn: LayerConfig, layer: tf.layers.Layer | undefined): void {
-  const name = `BatchNormalization layer '${layerName(bn)}'`;
-  const epsilon = bn.config['epsilon'] ?? 1e-3;
-  if (typeof epsilon !== 'number' || !Number.isFinite(epsilon) || epsilon < 0) {
-    throw new Error(`${name}: expected epsilon to be a finite number >= 0, but received ${JSON.stringify(epsilon)}; ` +
-      'nothing was folded.');
-  }
-  for (const w of layer?.weights ?? []) {
-    const values = w.read().dataSync();
-    const bad = values.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) {
-      throw new Error(`${name}: expected finite weights, but received ${values[bad]} at index ${bad} of ` +
-        `'${w.originalName}'; nothing was folded.`);
-    }
-  }
-}
-
 /** New weights of the producer layer in its own order: [depthwise?], kernel, bias. */
 function foldedWeights(plan: Plan, layers: Layers): tf.Tensor[] | string {
   const producerLayer = layers.get(pathKey([...plan.path, layerName(plan.producer)]))!;
@@ -226,7 +205,6 @@ export async function foldBatchNorm(model: tf.LayersModel, options: FoldOptions 
   const topology = topologyOf(model);
   const kept: KeptBatchNorm[] = [];
   const plans: Plan[] = [];
-  walkLayers(topology, (layer, path) => { if (BN_CLASSES.includes(layer.class_name)) checkFinite(layer, layers.get(pathKey(path))); });
   walkModels(topology, (m, path) => plans.push(...planModel(m, path, layers, kept)));
   const replacement = new Map<string, tf.Tensor[]>();
   const created: tf.Tensor[] = [];
