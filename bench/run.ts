@@ -2,7 +2,7 @@
  * `npm run bench`: this package's BatchNormalization layer against tf.layers.batchNormalization,
  * side by side in one run, on the `cpu` and `wasm` backends, for a training step (forward plus
  * backward for x, gamma and beta) and an inference forward. Prints one table (or JSON with
- * `--json`) and checks the targets of issue 5. `--epochs` runs bench/epoch.ts instead.
+ * `--json`) and checks the performance targets (see BENCHMARKS.md). `--epochs` runs bench/epoch.ts instead.
  *
  * Method: per case, both layers are built on the same input; after warm-up runs, timed samples
  * alternate ours / built-in (so background load hits both alike), each after a full garbage
@@ -19,40 +19,13 @@ import '@tensorflow/tfjs-backend-wasm';
 import { BatchNormalization } from '../src/layer/batch_normalization';
 import { median } from '../src/cli/timing';
 import { machine } from './machine';
+import { BenchCase, CASES, fmt, Mode, MODES, Row, table } from './layer_table';
 
-interface BenchCase {
-  name: string;
-  shape: number[];
-  axis: number;
-}
-
-const CASES: BenchCase[] = [
-  { name: 'dense [256, 1024]', shape: [256, 1024], axis: -1 },
-  { name: 'NHWC [32, 32, 32, 64]', shape: [32, 32, 32, 64], axis: -1 },
-  { name: 'NCHW [32, 64, 32, 32] axis 1', shape: [32, 64, 32, 32], axis: 1 },
-  { name: 'small [8, 16]', shape: [8, 16], axis: -1 },
-];
 const BACKENDS = ['cpu', 'wasm'];
-const MODES = ['train', 'infer'] as const;
-type Mode = typeof MODES[number];
 
-/** The native reference of issue 5: PyTorch 1.13 CPU, one thread, dense training step. */
+/** The native reference: PyTorch 1.13 CPU, one thread, dense training step. */
 const NATIVE_DENSE_TRAIN_MS = 1.4;
 
-export interface Row {
-  backend: string;
-  case: string;
-  mode: Mode;
-  oursMs: number;
-  builtinMs: number | null;
-  /** builtin / ours: how many times faster ours is (null where the built-in fails). */
-  speedup: number | null;
-  /** Timed samples of each layer (after warm-up). */
-  runs: number;
-  /** Steps per sample for ours (the built-in's may differ). */
-  reps: number;
-  builtinError?: string;
-}
 
 /** One measured step: returns a function that runs it once and reads everything back. */
 function makeStep(layer: tf.layers.Layer, x: tf.Tensor, dy: tf.Tensor, mode: Mode): () => void {
@@ -149,24 +122,7 @@ function runCase(backend: string, c: BenchCase, mode: Mode, quick: boolean): Row
   };
 }
 
-function fmt(ms: number | null): string {
-  if (ms == null) return 'n/a';
-  return ms < 1 ? ms.toFixed(3) : ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0);
-}
-
-function table(rows: Row[]): string {
-  const head = ['backend', 'case', 'mode', 'ours ms', 'built-in ms', 'built-in / ours'];
-  const body = rows.map((r) => [
-    r.backend, r.case, r.mode, fmt(r.oursMs), r.builtinMs == null ? 'fails' : fmt(r.builtinMs),
-    r.speedup == null ? 'n/a' : `${r.speedup.toFixed(1)}x`,
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((s, i) => (i < 3 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join(' | ')} |`;
-  const rule = `|${widths.map((w, i) => (i < 3 ? `${'-'.repeat(w + 2)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
-  return [line(head), rule, ...body.map(line)].join('\n');
-}
-
-/** The targets of issue 5, each with whether the measured rows meet it. */
+/** The performance targets, each with whether the measured rows meet it. */
 function targets(rows: Row[]): Array<{ target: string; holds: boolean; detail: string }> {
   const find = (b: string, c: string, m: Mode) => rows.find((r) => r.backend === b && r.case.startsWith(c) && r.mode === m);
   const out: Array<{ target: string; holds: boolean; detail: string }> = [];
@@ -231,7 +187,7 @@ async function main(): Promise<void> {
   for (const r of rows.filter((row) => row.builtinError)) {
     console.log(`  built-in error (${r.backend}, ${r.case}, ${r.mode}): ${r.builtinError}`);
   }
-  console.log('\nTargets (issue 5):');
+  console.log('\nTargets:');
   for (const t of checks) console.log(`  [${t.holds ? 'met' : 'NOT met'}] ${t.target}: ${t.detail}`);
 }
 

@@ -2,8 +2,10 @@
 //
 //  - dist/esm/index.mjs, for bundlers and browsers: src/ bundled by esbuild into one ES module
 //    that imports `@tensorflow/tfjs` (left external), so a bundler links it to tfjs's own ES
-//    modules and tree-shakes both. Node's fs/path/crypto are replaced by empty modules (the
-//    package.json `browser` field), so the file:// IO stays out of browser bundles.
+//    modules and tree-shakes both. Node's fs/path/crypto are replaced by the stand-ins of
+//    src/browser_stubs/ (package.json's `browser` field, which users' bundlers apply to the
+//    CommonJS build too): no Node built-in enters a browser bundle, and the file:// IO, if
+//    called in a page, throws one clear error.
 //  - dist/esm/node.mjs, for `import` in Node: re-exports the CommonJS build, so `import` and
 //    `require` in one Node process share one module instance (no dual-package hazard there;
 //    Node's `import '@tensorflow/tfjs'` loads tfjs's CommonJS build too).
@@ -27,9 +29,6 @@ async function main() {
     external: ['@tensorflow/tfjs', '@tensorflow/tfjs-core', '@tensorflow/tfjs-layers'],
     sourcemap: true,
     logLevel: 'warning',
-    // Expected: the Node built-ins are empty here, and only the file:// IO (never called in a
-    // browser, where no file:// router is registered) uses them.
-    logOverride: { 'import-is-undefined': 'silent' },
   });
   const text = fs.readFileSync(path.join(out, 'index.mjs'), 'utf8');
   for (const builtin of ['fs', 'path', 'crypto']) {

@@ -54,12 +54,12 @@ export interface Browser {
 }
 
 /**
- * Launches headless Chromium with a fresh profile (so IndexedDB starts empty). Throws, with
- * the launch error, when it cannot start.
+ * Launches headless Chromium with a fresh profile (so IndexedDB starts empty), with `extraArgs`
+ * after the usual flags. Throws, with the launch error, when it cannot start.
  *
  * Usage: `const browser = await launchChromium(); const page = await browser.context.newPage();`
  */
-export async function launchChromium(): Promise<Browser> {
+export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   ensureChromium();
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-batchnorm-chromium-'));
   let context: BrowserContext;
@@ -67,7 +67,7 @@ export async function launchChromium(): Promise<Browser> {
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM_PATH,
       headless: true,
-      args: CHROMIUM_ARGS,
+      args: [...CHROMIUM_ARGS, ...extraArgs],
     });
   } catch (err) {
     fs.rmSync(profile, { recursive: true, force: true });

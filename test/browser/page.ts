@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { BatchNormalization, batchNormalization, batchNormInference, batchNormTraining } from 'tfjs-batchnorm';
+import { BatchNormalization, batchNormalization, batchNormInference, batchNormTraining, loadModel } from 'tfjs-batchnorm';
 
 setWasmPaths('/');
 
@@ -220,6 +220,17 @@ const CHECKS: Record<string, () => Promise<string>> = {
     if (!classes.includes('TfjsBatchNormalization')) throw new Error(`loaded layers: ${classes}`);
     if (!(d <= 1e-5)) throw new Error(`predictions differ from Node's by ${d.toExponential(2)}`);
     return `${classes}; vs Node ${d.toExponential(1)}`;
+  },
+
+  async 'the Node-only file IO, called in a page, says it needs Node'() {
+    let message = '';
+    try {
+      await loadModel('models/net/model.json');
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    if (!/needs Node's file system/.test(message) || !/indexeddb:\/\//.test(message)) throw new Error(`error was "${message}"`);
+    return message.split(';')[0];
   },
 
   async 'bad input: a clear error, and nothing leaks'() {

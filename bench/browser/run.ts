@@ -1,0 +1,67 @@
+/**
+ * `npm run bench:browser`: the layer table of `npm run bench` inside headless Chromium, on the
+ * webgl (SwiftShader: WebGL on the CPU, so its times indicate ratios, not GPU speed), wasm and
+ * cpu backends, in one page load. Prints the table (or JSON with `--json`) and whether this
+ * layer is ever slower than the built-in; also says whether Chromium offers webgpu here.
+ *
+ * Usage: `npm run bench:browser` | `npm run bench:browser -- --quick` | `npm run bench:browser -- --backends webgl`
+ */
+import * as path from 'path';
+import { launchChromium } from '../../scripts/browser/chromium';
+import { ROOT, serve } from '../../scripts/browser/serve';
+import { Row, table } from '../layer_table';
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const quick = argv.includes('--quick');
+  const json = argv.includes('--json');
+  const only = argv.indexOf('--backends');
+  const backends = only >= 0 ? argv[only + 1].split(',') : ['webgl', 'wasm', 'cpu'];
+  const served = await serve({
+    dir: path.join(ROOT, '.cache', 'browser-bench'),
+    entries: { bench: 'bench/browser/page.ts' },
+    files: { 'index.html': '<!doctype html><meta charset="utf-8"><title>tfjs-batchnorm browser bench</title><script type="module" src="/bench.js"></script>\n' },
+  });
+  const browser = await launchChromium(['--js-flags=--expose-gc']);
+  const rows: Row[] = [];
+  let webgpu = false;
+  let version = '';
+  try {
+    const page = await browser.context.newPage();
+    page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
+    await page.goto(`${served.origin}/index.html`);
+    await page.waitForFunction(() => 'runBench' in window, null, { timeout: 60000 });
+    version = browser.context.browser()?.version() ?? '';
+    webgpu = await page.evaluate(async () => {
+      const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+      return gpu != null && (await gpu.requestAdapter()) != null;
+    });
+    for (const backend of backends) {
+      if (!json) process.stderr.write(`  measuring ${backend} ...\n`);
+      rows.push(...await page.evaluate(([b, q]) =>
+        (window as unknown as { runBench(b: string, q: boolean): Promise<Row[]> }).runBench(b, q), [backend, quick] as [string, boolean]));
+    }
+  } finally {
+    await browser.close();
+    await served.stop();
+  }
+  if (json) {
+    console.log(JSON.stringify({ chromium: version, webgpu, rows }, null, 2));
+    return;
+  }
+  console.log(`Headless Chromium ${version}; webgl through SwiftShader (CPU), so times indicate ratios, not GPU speed.`);
+  console.log(`webgpu: ${webgpu ? 'an adapter is available' : 'no adapter in headless Chromium here'}.\n`);
+  console.log(table(rows));
+  console.log('\nMedians in ms; "built-in / ours" > 1 means ours is faster. "fails": the built-in throws.');
+  for (const r of rows.filter((row) => row.builtinError)) {
+    console.log(`  built-in error (${r.backend}, ${r.case}, ${r.mode}): ${r.builtinError}`);
+  }
+  const slower = rows.filter((r) => r.speedup != null && r.speedup < 1);
+  console.log(slower.length === 0 ? '\nNever slower than the built-in.'
+    : `\nSlower than the built-in: ${slower.map((r) => `${r.backend} ${r.case} ${r.mode} ${r.speedup!.toFixed(2)}x`).join('; ')}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
