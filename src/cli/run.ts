@@ -119,7 +119,7 @@ function buildProgram(out: CliOutput, setCode: (code: number) => void): Command 
     .description('Swap every BatchNormalization layer (nested models included) between tfjs\'s built-in ' +
       '("stock") and this package\'s ("custom") class, keeping all weights.')
     .argument('<input>', 'model.json of the input model (tfjs or Keras-converter format)')
-    .argument('<outDir>', 'directory to write model.json + weights.bin into (replaced atomically)')
+    .argument('<outDir>', 'directory to write model.json + its weight shard into (crash-safe; other files kept)')
     .addOption(new Option('--to <kind>', 'target class').choices(['custom', 'stock']).makeOptionMandatory())
     .addOption(backendOption())
     .addOption(maxJsonOption())
@@ -148,7 +148,7 @@ function buildProgram(out: CliOutput, setCode: (code: number) => void): Command 
     .description('Fold each BatchNormalization that follows a linear Conv/Dense layer into that layer\'s ' +
       'kernel and bias; the rest of the model is unchanged. Unfoldable BNs are kept and listed.')
     .argument('<input>', 'model.json of the input model (tfjs or Keras-converter format)')
-    .argument('<outDir>', 'directory to write the folded model.json + weights.bin into (replaced atomically)')
+    .argument('<outDir>', 'directory to write the folded model.json + its weight shard into (crash-safe; other files kept)')
     .addOption(backendOption())
     .addOption(maxJsonOption())
     .allowExcessArguments(false)
