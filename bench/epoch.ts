@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { BatchNormalization } from '../src/layer/batch_normalization';
-import { median } from '../src/cli/timing';
+import { median } from '../src/core/timing';
 import { machine } from './machine';
 
 /** 'none' puts a linear activation where BN was: the floor, i.e. the epoch without any BN cost. */

@@ -15,7 +15,7 @@ import * as v8 from 'v8';
 import * as vm from 'vm';
 import * as tf from '@tensorflow/tfjs';
 import { loadModel, readModelArtifacts, saveModel } from '../src';
-import { median } from '../src/cli/timing';
+import { median } from '../src/core/timing';
 import { machine } from './machine';
 
 function arg(name: string, fallback: number): number {

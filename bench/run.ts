@@ -17,7 +17,7 @@ import * as vm from 'vm';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { BatchNormalization } from '../src/layer/batch_normalization';
-import { median } from '../src/cli/timing';
+import { median } from '../src/core/timing';
 import { machine } from './machine';
 import { BenchCase, CASES, fmt, Mode, MODES, Row, table } from './layer_table';
 

@@ -6,7 +6,7 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { foldBatchNorm } from '../src';
-import { timePredictions } from '../src/cli/timing';
+import { timePredictions } from '../src/core/timing';
 import { cli, runCli, runOptions, RunOptions } from './common/cli';
 import { loadMnist } from './common/data';
 import { saveAndReload } from './common/persist';

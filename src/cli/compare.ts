@@ -3,7 +3,7 @@
  * how long each takes per batch. The engine of `tfjs-batchnorm verify`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { predictAll, timePredictions } from './timing';
+import { predictAll, timePredictions } from '../core/timing';
 
 export interface CompareOptions {
   /** Batch size of the generated input (default 2). */

@@ -3,8 +3,8 @@
  * returns and model.json stores), shared by conversion and folding. It visits every model,
  * including Sequential and functional models nested as layers, with its path of model names.
  */
-
-import { KERAS_BN_ALIASES } from '../layer/class_names';
+import { MODEL_CLASSES } from '../core/class_names';
+import { parseAxisArg } from '../core/axis';
 
 /** One layer entry in a model config: `{class_name, config, name?, inbound_nodes?}`. */
 export interface LayerConfig {
@@ -24,13 +24,7 @@ export interface ModelConfig extends LayerConfig {
   };
 }
 
-export const MODEL_CLASSES = ['Sequential', 'Model', 'Functional'];
-
-/** Stock and custom BatchNormalization class names, as they appear in model.json. */
-export const STOCK_BN = 'BatchNormalization';
-export const CUSTOM_BN = 'TfjsBatchNormalization';
-/** Names TF and tf.keras wrote (`BatchNormalizationV1`, ...), loaded as this package's layer. */
-export const ALIAS_BN = KERAS_BN_ALIASES;
+export { ALIAS_BN, CUSTOM_BN, MODEL_CLASSES, STOCK_BN } from '../core/class_names';
 
 /**
  * True for a Sequential / functional model config (one that has a layer list).
@@ -47,9 +41,8 @@ export function isModelConfig(layer: LayerConfig): layer is ModelConfig {
  * Usage: `configAxis({ class_name: 'BatchNormalization', config: { axis: [3] } }) // 3`
  */
 export function configAxis(bn: LayerConfig): number | null {
-  const raw = bn.config['axis'];
-  const value = Array.isArray(raw) && raw.length === 1 ? raw[0] : raw ?? -1;
-  return typeof value === 'number' ? value : null;
+  const axes = parseAxisArg(bn.config['axis'], [-1]);
+  return axes != null && axes.length === 1 ? axes[0] : null;
 }
 
 /** A layer's name: functional configs put it beside class_name, Sequential ones in config. */

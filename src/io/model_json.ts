@@ -3,7 +3,7 @@
  * file fails with a message about the file rather than deep inside tfjs.
  */
 import * as tf from '@tensorflow/tfjs';
-import { MODEL_CLASSES } from '../convert/model_config';
+import { MODEL_CLASSES } from '../core/class_names';
 import { ModelFileError } from './errors';
 
 type ManifestEntry = tf.io.WeightsManifestEntry;

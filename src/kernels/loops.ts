@@ -1,6 +1,6 @@
 /**
  * The fast path's math, once, as plain loops over Float32Arrays in the `[outer, C, inner]`
- * layout (see ../ops/feature_view.ts). The cpu kernels run them on the backend's own arrays, the
+ * layout (see ../core/view.ts). The cpu kernels run them on the backend's own arrays, the
  * wasm kernels on views of the WebAssembly heap, so both backends share this single
  * implementation. Notation as in ../ops/batch_norm.ts; n = outer * inner values per channel.
  *

@@ -12,7 +12,7 @@
  * engine's saved-tensor lists fixed.
  */
 import type { NamedAttrMap } from '@tensorflow/tfjs';
-import type { FeatureView } from '../ops/feature_view';
+import type { FeatureView } from '../core/view';
 
 // Prefixed so they cannot collide with tfjs' own kernel names.
 export const BatchNormTraining = 'TfjsBatchNorm_Training';

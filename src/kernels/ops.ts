@@ -1,11 +1,11 @@
 /**
  * The fast path as ops: one engine call per forward, gradients through the registered
- * gradients (gradients.ts). Called by the dispatcher in ../ops/batch_norm.ts when the active
+ * gradients (gradients.ts). Called by the dispatcher in ../ops/batch_norm.ts (ops call kernels, never the reverse) when the active
  * backend has our kernels.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { BatchNormInputs, TrainingResult } from '../ops/batch_norm';
-import { featureView } from '../ops/feature_view';
+import type { BatchNormInputs, TrainingResult } from '../core/types';
+import { featureView } from '../core/view';
 import { BatchNormInference, BatchNormTraining, kernelAttrs } from './names';
 
 /** gamma and beta, or ones / zeros standing in for absent ones (disposed by the caller). */

@@ -1,12 +1,12 @@
 /**
  * Registers this package's layer under the BatchNormalization class names that TensorFlow and
- * tf.keras wrote but tfjs does not know (see class_names.ts), so such model.json files load.
+ * tf.keras wrote but tfjs does not know (see ../core/class_names.ts), so such model.json files load.
  * Each alias is a subclass that only changes the class name: it takes the same (Keras) config
  * keys, computes the same, and saves under the name it was loaded with. The stock name
  * `BatchNormalization` is left to tfjs's built-in.
  */
 import { BatchNormalization } from './batch_normalization';
-import { KERAS_BN_ALIASES } from './class_names';
+import { ALIAS_BN } from '../core/class_names';
 import { registerLayerClass } from './register_class';
 
 function alias(name: string): typeof BatchNormalization {
@@ -22,4 +22,4 @@ function alias(name: string): typeof BatchNormalization {
  * Usage: `new BATCH_NORM_ALIASES.BatchNormalizationV2({ axis: 3 })`
  */
 export const BATCH_NORM_ALIASES: Record<string, typeof BatchNormalization> =
-  Object.fromEntries(KERAS_BN_ALIASES.map((name) => [name, alias(name)]));
+  Object.fromEntries(ALIAS_BN.map((name) => [name, alias(name)]));

@@ -4,7 +4,7 @@
  * registered through `tf.customGrad`. The layer, the converters and the examples all call
  * these two functions.
  *
- * Notation on the `[outer, C, inner]` view (see feature_view.ts), sums over axes 0 and 2:
+ * Notation on the `[outer, C, inner]` view (see ../core/view.ts), sums over axes 0 and 2:
  *   xhat = (x - mean) * invStd,   invStd = 1 / sqrt(var + eps),   y = gamma * xhat + beta
  *   dbeta = sum(dy),   dgamma = sum(dy * xhat),   dxhat = gamma * dy
  *   dx = invStd * (dxhat - w/n * (sum(dxhat) + xhat * sum(dxhat * xhat)))
@@ -19,33 +19,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { inferenceKernel, trainingKernel } from '../kernels/ops';
 import { hasBatchNormKernels, registerBatchNormKernels } from '../kernels/register';
-import { featureView, FeatureView } from './feature_view';
+import type { BatchNormInputs, BatchStatistics, TrainingResult } from '../core/types';
+import { featureView, FeatureView } from '../core/view';
 import { fusedOpsInference, fusedOpsServe, fusedOpsTraining } from './fused_ops';
 
+export type { BatchNormInputs, BatchStatistics, TrainingResult };
+
 registerBatchNormKernels();
-
-export interface BatchNormInputs {
-  /** Input of any rank >= 2, float32. */
-  x: tf.Tensor;
-  /** Scale, shape [C], or null when the layer has `scale: false`. */
-  gamma: tf.Tensor | null;
-  /** Offset, shape [C], or null when the layer has `center: false`. */
-  beta: tf.Tensor | null;
-  /** Resolved (non-negative) feature axis. */
-  axis: number;
-  epsilon: number;
-}
-
-export interface BatchStatistics {
-  /** Batch mean per channel, shape [C]. */
-  mean: tf.Tensor1D;
-  /** Biased batch variance per channel, shape [C]. */
-  variance: tf.Tensor1D;
-}
-
-export interface TrainingResult extends BatchStatistics {
-  y: tf.Tensor;
-}
 
 /** The differentiable inputs present, in the order customGrad receives them. */
 function presentInputs(args: BatchNormInputs): tf.Tensor[] {

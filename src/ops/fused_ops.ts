@@ -18,8 +18,8 @@
  * grouping of the elementwise steps differs (float32 rounding).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { BatchNormInputs, TrainingResult } from './batch_norm';
-import { featureView, FeatureView } from './feature_view';
+import type { BatchNormInputs, TrainingResult } from '../core/types';
+import { featureView, FeatureView } from '../core/view';
 
 /**
  * Backends whose batchNorm broadcasts [1, C, 1] statistics over any `[outer, C, inner]` view.

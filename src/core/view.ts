@@ -18,16 +18,6 @@ export interface FeatureView {
 }
 
 /**
- * Resolves a possibly negative `axis` against `rank`, or returns null when it is out of range.
- *
- * Usage: `normalizeAxis(-1, 4) // 3`
- */
-export function normalizeAxis(axis: number, rank: number): number | null {
-  const resolved = axis < 0 ? axis + rank : axis;
-  return Number.isInteger(resolved) && resolved >= 0 && resolved < rank ? resolved : null;
-}
-
-/**
  * The `[outer, channels, inner]` view of `shape` around the (already resolved) feature `axis`.
  *
  * Usage: `featureView([8, 3, 4, 4], 1).shape // [8, 3, 16]`

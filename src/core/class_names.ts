@@ -1,0 +1,24 @@
+/**
+ * Every class name this package reads or writes in model.json, in one place. The layers register
+ * under these names, conversion and folding look them up here, and io checks topologies against
+ * the model classes.
+ */
+
+/** Container classes whose config holds a `layers` list (tfjs and Keras spellings). */
+export const MODEL_CLASSES = ['Sequential', 'Model', 'Functional'];
+
+/** tfjs's built-in BatchNormalization, as model.json names it. */
+export const STOCK_BN = 'BatchNormalization';
+/**
+ * This package's BatchNormalization. A name of its own, so stock `BatchNormalization` layers in
+ * other models keep loading as the built-in.
+ */
+export const CUSTOM_BN = 'TfjsBatchNormalization';
+
+/**
+ * Names TensorFlow and tf.keras wrote that tfjs has no class for: TF 1.13 to 2.x saved
+ * `BatchNormalizationV1` / `BatchNormalizationV2`, and
+ * `tf.keras.layers.experimental.SyncBatchNormalization` writes `SyncBatchNormalization` (on one
+ * device it computes what BatchNormalization computes). They load as this package's layer.
+ */
+export const ALIAS_BN = ['BatchNormalizationV1', 'BatchNormalizationV2', 'SyncBatchNormalization'];

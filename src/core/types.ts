@@ -1,0 +1,28 @@
+/**
+ * Types shared by the ops (../ops/) and the kernels (../kernels/), kept here so that neither has
+ * to import the other's module for them.
+ */
+import type * as tf from '@tensorflow/tfjs';
+
+export interface BatchNormInputs {
+  /** Input of any rank >= 2, float32. */
+  x: tf.Tensor;
+  /** Scale, shape [C], or null when the layer has `scale: false`. */
+  gamma: tf.Tensor | null;
+  /** Offset, shape [C], or null when the layer has `center: false`. */
+  beta: tf.Tensor | null;
+  /** Resolved (non-negative) feature axis. */
+  axis: number;
+  epsilon: number;
+}
+
+export interface BatchStatistics {
+  /** Batch mean per channel, shape [C]. */
+  mean: tf.Tensor1D;
+  /** Biased batch variance per channel, shape [C]. */
+  variance: tf.Tensor1D;
+}
+
+export interface TrainingResult extends BatchStatistics {
+  y: tf.Tensor;
+}

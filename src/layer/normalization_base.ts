@@ -1,0 +1,233 @@
+/**
+ * The shared part of every normalization layer of this package, in the spirit of PyTorch's
+ * `_NormBase`: axis parsing and validation, `epsilon`, `center` / `scale` with the `gamma` /
+ * `beta` weights (initializers, regularizers and constraints kept as one record each), the
+ * shared part of `getConfig`, input and mask checks, and one error format:
+ * `<Kind> layer '<name>': expected …, but received ….`
+ *
+ * A subclass says which axes it accepts, what shape gamma and beta take, which extra weights it
+ * holds (e.g. BatchNormalization's moving statistics) and what `call` computes.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { normalizeAxis, parseAxisArg } from '../core/axis';
+import { Constraint, Initializer, Regularizer, resolveKerasObject, serializeKerasObject } from './keras_objects';
+import { assertSingleTfjsOnce } from './single_tfjs';
+
+type BuiltinBatchNormArgs = NonNullable<Parameters<typeof tf.layers.batchNormalization>[0]>;
+type AffineArgKey = 'epsilon' | 'center' | 'scale' | 'betaInitializer' | 'gammaInitializer' | 'betaRegularizer' |
+  'gammaRegularizer' | 'betaConstraint' | 'gammaConstraint';
+/** The usual layer arguments (`name`, `trainable`, `inputShape`, `dtype`, `weights`, ...). */
+export type LayerArgs = Omit<BuiltinBatchNormArgs, AffineArgKey | 'axis' | 'momentum' | 'movingMeanInitializer' |
+  'movingVarianceInitializer'>;
+export type LayerVariable = ReturnType<tf.layers.Layer['addWeight']>;
+export type Kwargs = { [key: string]: unknown };
+
+/** Constructor arguments every normalization layer takes, named and typed as the built-ins name them. */
+export interface NormalizationBaseArgs extends LayerArgs, Pick<BuiltinBatchNormArgs, AffineArgKey> {
+  /** The axis or axes the layer works along; what they mean is the subclass's to say. */
+  axis?: number | number[];
+}
+
+/** How one affine weight (gamma or beta) is made and kept in bounds. */
+export interface AffineWeightSpec {
+  initializer: Initializer;
+  regularizer: Regularizer | null;
+  constraint: Constraint | null;
+}
+
+/** What a subclass accepts as `axis`. */
+export interface AxisRule {
+  /** The axes when the argument is absent, e.g. `[-1]`. */
+  fallback: number[];
+  /** Whether several axes are accepted (LayerNormalization) or exactly one (BatchNormalization). */
+  list: boolean;
+  /** The phrase errors use for a bad argument, e.g. `axis as an integer or a list of integers`. */
+  expected: string;
+}
+
+/**
+ * Base class of BatchNormalization, LayerNormalization, GroupNormalization and
+ * InstanceNormalization. Not registered for serialization itself.
+ *
+ * Usage: `class MyNorm extends NormalizationBase { ... }`
+ */
+export abstract class NormalizationBase extends tf.layers.Layer {
+  readonly epsilon: number;
+  readonly center: boolean;
+  readonly scale: boolean;
+  /** `axis` as given (possibly negative), parsed into a list. */
+  protected readonly axes: number[];
+  /** gamma's and beta's initializer, regularizer and constraint. */
+  protected readonly affine: Record<'gamma' | 'beta', AffineWeightSpec>;
+  protected gamma: LayerVariable | null = null;
+  protected beta: LayerVariable | null = null;
+  /** The axes resolved against the input rank (non-negative, in the order given); set by build. */
+  protected resolvedAxes: number[] = [];
+
+  constructor(args: NormalizationBaseArgs, axisRule: AxisRule) {
+    super(args);
+    assertSingleTfjsOnce();
+    this.supportsMasking = true;
+    this.axes = this.parseAxes(args.axis, axisRule);
+    this.epsilon = args.epsilon ?? 1e-3;
+    this.center = args.center ?? true;
+    this.scale = args.scale ?? true;
+    if (!(this.epsilon > 0)) throw this.error(`epsilon > 0`, String(args.epsilon));
+    const spec = (init: unknown, fallback: string, reg: unknown, constraint: unknown): AffineWeightSpec => ({
+      initializer: this.resolveInitializer(init, fallback),
+      regularizer: resolveKerasObject<Regularizer>(reg, 'regularizer'),
+      constraint: resolveKerasObject<Constraint>(constraint, 'constraint'),
+    });
+    this.affine = {
+      gamma: spec(args.gammaInitializer, 'ones', args.gammaRegularizer, args.gammaConstraint),
+      beta: spec(args.betaInitializer, 'zeros', args.betaRegularizer, args.betaConstraint),
+    };
+  }
+
+  /** The layer kind errors name, e.g. `BatchNormalization` (not the registered class name). */
+  protected abstract kind(): string;
+
+  /** The shape of gamma and beta for an input of `shape` (axes already resolved). */
+  protected abstract affineShape(shape: number[]): number[];
+
+  /** Smallest input rank the layer accepts, and how errors describe it. */
+  protected minRank(): { rank: number; expected: string } {
+    return { rank: 2, expected: 'an input of rank >= 2 (batch and features)' };
+  }
+
+  /** Whether `axis` (resolved against `rank`) is one the layer may work along; the batch axis is not. */
+  protected axisAllowed(axis: number, rank: number): boolean {
+    return axis >= 1 && axis < rank;
+  }
+
+  /** How errors describe the allowed axes for `rank`. */
+  protected allowedAxes(rank: number): string {
+    return `axis in [1, ${rank - 1}] or [-${rank - 1}, -1] for rank ${rank}`;
+  }
+
+  /** Adds the weights besides gamma and beta (after them, so weight order matches Keras). */
+  protected buildState(_shape: number[]): void {
+    // Nothing by default.
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const min = this.minRank();
+    if (shape.length < min.rank) throw this.error(min.expected, `shape ${JSON.stringify(shape)}`);
+    this.resolvedAxes = this.resolveAxes(shape.length);
+    const axes: { [axis: number]: number } = {};
+    for (const axis of this.resolvedAxes) {
+      const size = shape[axis];
+      if (size == null) throw this.error(`a defined size on feature axis ${axis}`, `shape ${JSON.stringify(shape)}`);
+      axes[axis] = size;
+    }
+    this.inputSpec = [{ ndim: shape.length, axes }];
+    const paramShape = this.affineShape(shape as number[]);
+    const add = (name: 'gamma' | 'beta') => {
+      const { initializer, regularizer, constraint } = this.affine[name];
+      return this.addWeight(name, paramShape, 'float32', initializer, regularizer ?? undefined, true,
+        constraint ?? undefined);
+    };
+    // Same order and names as the built-ins, so getWeights()/setWeights() interoperate.
+    if (this.scale) this.gamma = add('gamma');
+    if (this.center) this.beta = add('beta');
+    this.buildState(shape as number[]);
+    this.built = true;
+  }
+
+  /** The mask passes through unchanged: normalization does not mask anything new. */
+  override computeMask(_inputs: tf.Tensor | tf.Tensor[], mask?: tf.Tensor | tf.Tensor[]): tf.Tensor | tf.Tensor[] {
+    return mask as tf.Tensor;
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return this.sharedConfig();
+  }
+
+  /**
+   * The config keys every normalization layer shares, plus the base layer's, in the built-ins'
+   * key order; a subclass's own keys go after `axis` and after the initializers, where the
+   * built-ins put them.
+   */
+  protected sharedConfig(extra: { afterAxis?: object; afterInitializers?: object } = {}): tf.serialization.ConfigDict {
+    return {
+      axis: this.axisConfig(),
+      ...extra.afterAxis,
+      epsilon: this.epsilon,
+      center: this.center,
+      scale: this.scale,
+      betaInitializer: serializeKerasObject(this.affine.beta.initializer),
+      gammaInitializer: serializeKerasObject(this.affine.gamma.initializer),
+      ...extra.afterInitializers,
+      betaRegularizer: serializeKerasObject(this.affine.beta.regularizer),
+      gammaRegularizer: serializeKerasObject(this.affine.gamma.regularizer),
+      betaConstraint: serializeKerasObject(this.affine.beta.constraint),
+      gammaConstraint: serializeKerasObject(this.affine.gamma.constraint),
+      ...super.getConfig(),
+    } as tf.serialization.ConfigDict;
+  }
+
+  /** `axis` as getConfig writes it: a number for one axis, else the list. */
+  protected axisConfig(): number | number[] {
+    return this.axes.length === 1 ? this.axes[0] : [...this.axes];
+  }
+
+  /** An initializer from an identifier, `{className, config}` or instance; `fallback` when absent. */
+  protected resolveInitializer(id: unknown, fallback: string): Initializer {
+    return resolveKerasObject<Initializer>(id ?? fallback, 'initializer')!;
+  }
+
+  /** gamma and beta as tensors (null when the layer has none); call inside a tidy. */
+  protected affineParams(): { gamma: tf.Tensor | null; beta: tf.Tensor | null } {
+    return { gamma: this.gamma?.read() ?? null, beta: this.beta?.read() ?? null };
+  }
+
+  /** Checks an input against the dtype, rank and sizes the layer was built for. */
+  protected checkInput(x: tf.Tensor): void {
+    if (x.dtype !== 'float32') throw this.error('a float32 input', `dtype ${x.dtype}`);
+    const spec = this.inputSpec?.[0];
+    if (spec?.ndim != null && x.rank !== spec.ndim) {
+      throw this.error(`an input of rank ${spec.ndim} (the rank it was built for)`, `shape ${JSON.stringify(x.shape)}`);
+    }
+    for (const [axis, size] of Object.entries(spec?.axes ?? {})) {
+      if (x.shape[Number(axis)] !== size) {
+        throw this.error(`${size} features on axis ${axis}`, `shape ${JSON.stringify(x.shape)}`);
+      }
+    }
+  }
+
+  /** The mask shape the layer accepts for input `x`: by default every axis but the normalized ones. */
+  protected expectedMaskShape(x: tf.Tensor): number[] {
+    return x.shape.filter((_, i) => !this.resolvedAxes.includes(i));
+  }
+
+  /** Checks a mask's shape (see expectedMaskShape) and returns it. */
+  protected checkMask(mask: tf.Tensor, x: tf.Tensor): tf.Tensor {
+    const expected = this.expectedMaskShape(x);
+    if (!tf.util.arraysEqual(mask.shape, expected)) {
+      throw this.error(`a mask of shape ${JSON.stringify(expected)}`, `mask shape ${JSON.stringify(mask.shape)}`);
+    }
+    return mask;
+  }
+
+  /** The package's error format: what was expected and what was received, naming the layer. */
+  protected error(expected: string, received: string): Error {
+    return new Error(`${this.kind()} layer '${this.name}': expected ${expected}, but received ${received}.`);
+  }
+
+  private parseAxes(axis: unknown, rule: AxisRule): number[] {
+    const axes = parseAxisArg(axis, rule.fallback);
+    if (axes == null || axes.length === 0 || (!rule.list && axes.length !== 1)) {
+      throw this.error(rule.expected, JSON.stringify(axis));
+    }
+    return axes;
+  }
+
+  /** Resolves `axes` against `rank` once; each must be allowed and appear once. */
+  private resolveAxes(rank: number): number[] {
+    const resolved = this.axes.map((a) => normalizeAxis(a, rank));
+    const ok = resolved.every((a, i) => a != null && this.axisAllowed(a, rank) && resolved.indexOf(a) === i);
+    if (!ok) throw this.error(this.allowedAxes(rank), `axis ${JSON.stringify(this.axisConfig())}`);
+    return resolved as number[];
+  }
+}
