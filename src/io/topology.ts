@@ -3,7 +3,7 @@
  * retrying layer calls until every input exists, so a reference to a missing layer or node, or a
  * cycle, makes it loop forever; these checks turn such files into a ModelFileError instead.
  */
-import { MODEL_CLASSES } from '../convert/model_config';
+import { MODEL_CLASSES } from '../core/class_names';
 import { ModelFileError } from './errors';
 
 type Json = Record<string, unknown>;
