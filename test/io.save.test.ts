@@ -136,6 +136,21 @@ describe('saving over a folder', () => {
   });
 });
 
+it('puts back a model that an earlier version\'s killed save left in a hidden .<name>.old-* folder, and removes its temp folders', async () => {
+  const dir = await populated(1);
+  const old = path.join(root, '.net.old-4242-0123abcd');
+  fs.renameSync(dir, old);
+  fs.mkdirSync(path.join(root, '.net.tmp-4242-89abcdef'));
+  fs.writeFileSync(path.join(root, '.net.tmp-4242-89abcdef', 'weights.bin'), Buffer.alloc(64));
+  fs.mkdirSync(path.join(root, '.other.tmp-4242-89abcdef'));
+  const model = modelOf(2);
+  await saveModel(model, dir);
+  model.dispose();
+  expect(entries(root)).toEqual(['.other.tmp-4242-89abcdef', 'net']);
+  expectOthersKept(dir);
+  expect(await savedValue(dir)).toBe(2);
+});
+
 describe('crash safety: SIGKILL during a save', () => {
   // The child runs saveInPlace compiled to plain JavaScript (no tfjs, no ts-node), so each trial
   // costs tens of milliseconds and 40 trials stay well under the time of one model load.

@@ -146,6 +146,31 @@ async function recover(dir: string): Promise<void> {
   await fs.promises.rm(journal, { force: true });
 }
 
+/**
+ * Earlier versions of this package saved by renaming whole folders: a kill could leave the old
+ * model only in a hidden sibling `.<name>.old-<pid>-<hex>` and a temp folder `.<name>.tmp-<pid>-<hex>`.
+ * If the target is missing and exactly one such old folder exists, it is put back; temp folders
+ * are removed.
+ */
+async function recoverFolderRenames(target: string): Promise<void> {
+  const parent = path.dirname(path.resolve(target));
+  const base = path.basename(path.resolve(target));
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(parent);
+  } catch {
+    return;
+  }
+  const pattern = (tag: string) => new RegExp(`^\\.${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.${tag}-\\d+-[0-9a-f]{8}$`);
+  const old = names.filter((n) => pattern('old').test(n));
+  for (const n of names.filter((x) => pattern('tmp').test(x))) {
+    await fs.promises.rm(path.join(parent, n), { recursive: true, force: true });
+  }
+  if (old.length === 1 && (await statOrNull(target, false)) == null) {
+    await fs.promises.rename(path.join(parent, old[0]), target);
+  }
+}
+
 /** The permission bits of `name` in `dir`, or null if it does not exist. */
 async function modeOf(dir: string, name: string | undefined): Promise<number | null> {
   if (name == null) return null;
@@ -169,6 +194,7 @@ export interface InPlaceOptions {
 export async function saveInPlace(target: string, weights: Uint8Array, modelJsonFor: (shard: string) => Uint8Array,
   options: InPlaceOptions = {}): Promise<void> {
   const writeFile = options.writeFile ?? writeFileDurably;
+  await recoverFolderRenames(target);
   const existing = await statOrNull(target);
   if (existing != null && !existing.isDirectory()) {
     throw new Error(`${target} exists and is not a directory; expected a directory to save the model into.`);
