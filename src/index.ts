@@ -11,6 +11,13 @@ export type { BatchNormalizationArgs } from './layer/batch_normalization';
 export { BATCH_NORM_ALIASES } from './layer/aliases';
 export { batchNormTraining, batchNormInference, movingAverage } from './ops/batch_norm';
 export type { BatchNormInputs, BatchStatistics, TrainingResult } from './ops/batch_norm';
+// Batch renormalization and ghost batch normalization as ops (the layer's `renorm` / `virtualBatchSize`).
+export { batchRenormTraining } from './ops/renorm';
+export type { RenormClipping, RenormStatistics, RenormTrainingResult } from './ops/renorm';
+export { ghostBatchNormTraining } from './ops/ghost_batch';
+export type { GhostTrainingResult } from './ops/ghost_batch';
+// Stock BatchNormalization configs with renorm or virtual_batch_size load as this package's layer.
+export { registerStockBatchNormLoader } from './layer/stock_loader';
 // File system IO: registers file:// routers in Node unless tfjs-node's are present (see io/router.ts).
 export * from './io';
 // Stock <-> custom BatchNormalization conversion and folding.

@@ -1,15 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 import { CUSTOM_BN } from '../core/class_names';
-import { batchNormInference, batchNormTraining, movingAverage } from '../ops/batch_norm';
+import { BatchNormInputs, batchNormInference, batchNormTraining, movingAverage } from '../ops/batch_norm';
+import { ghostBatchNormTraining } from '../ops/ghost_batch';
+import { batchRenormTraining, renormUpdate, TrainingNormalization } from '../ops/renorm';
 import { freezeWithContainers } from './frozen_containers';
 import { Initializer, serializeKerasObject } from './keras_objects';
 import { Kwargs, LayerVariable, NormalizationBase, NormalizationBaseArgs } from './normalization_base';
 import { registerLayerClass } from './register_class';
+import { parseRenormArgs, RenormArgs, renormConfig, RenormOptions } from './renorm_args';
 
 type BuiltinArgs = NonNullable<Parameters<typeof tf.layers.batchNormalization>[0]>;
 
 /** Constructor arguments: the built-in's, plus `axis` as a one-element list (Keras 2 JSON). */
-export interface BatchNormalizationArgs extends NormalizationBaseArgs,
+export interface BatchNormalizationArgs extends NormalizationBaseArgs, RenormArgs,
   Pick<BuiltinArgs, 'momentum' | 'movingMeanInitializer' | 'movingVarianceInitializer'> {
   axis?: number | number[];
 }
@@ -27,6 +30,13 @@ export interface BatchNormalizationArgs extends NormalizationBaseArgs,
  * `trainable = false` (Keras semantics): the layer always runs in inference mode, even inside
  * `fit`, and never updates its moving statistics, so a frozen pretrained model stays intact.
  *
+ * Batch renormalization (`renorm: true`, Keras semantics, see ../ops/renorm.ts) corrects the
+ * training output toward the `renorm_mean` / `renorm_stddev` moving statistics and adds the
+ * weights `moving_stddev`, `renorm_mean`, `renorm_stddev` after the built-in's four. Ghost
+ * batches (`virtualBatchSize`, tf.keras 2 semantics, see ../ops/ghost_batch.ts) normalize
+ * groups of that many samples separately in training; the weights then take tf.keras's shape
+ * (the input rank plus one, ones but on the feature axis). Inference is the same either way.
+ *
  * Saved models name this layer `TfjsBatchNormalization`, so stock `BatchNormalization` layers in
  * other models keep loading as the built-in.
  *
@@ -41,6 +51,10 @@ class BatchNormalizationLayer extends NormalizationBase {
   private readonly movingInitializers: Record<'mean' | 'variance', Initializer>;
   private movingMean!: LayerVariable;
   private movingVariance!: LayerVariable;
+  /** Batch renormalization and ghost-batch settings. */
+  readonly renormOptions: RenormOptions;
+  /** With renorm: moving_stddev, renorm_mean, renorm_stddev. */
+  private renormState: Record<'movingStddev' | 'renormMean' | 'renormStddev', LayerVariable> | null = null;
 
   constructor(args: BatchNormalizationArgs = {}) {
     super(args, { fallback: [-1], list: false, expected: 'axis as an integer or a one-element list of one' });
@@ -53,53 +67,126 @@ class BatchNormalizationLayer extends NormalizationBase {
       mean: this.resolveInitializer(args.movingMeanInitializer, 'zeros'),
       variance: this.resolveInitializer(args.movingVarianceInitializer, 'ones'),
     };
+    this.renormOptions = parseRenormArgs(args, (expected, received) => this.error(expected, received));
   }
 
   protected override kind(): string {
     return 'BatchNormalization';
   }
 
-  /** One value per channel of the feature axis. */
+  /**
+   * One value per channel of the feature axis; with ghost batches, tf.keras's shape: the input's
+   * rank plus one (the ghost axis, inserted at 1), ones but on the feature axis.
+   */
   protected override affineShape(shape: number[]): number[] {
-    return [shape[this.resolvedAxes[0]]];
+    const axis = this.resolvedAxes[0];
+    if (this.renormOptions.virtualBatchSize == null) return [shape[axis]];
+    if (axis === 0) throw this.error('a feature axis other than the batch axis with virtualBatchSize', 'axis 0');
+    const keras = shape.map((size, i) => (i === axis ? size : 1));
+    keras.splice(1, 0, 1);
+    return keras;
   }
 
-  /** The moving statistics, after gamma and beta as in the built-in. */
+  /** The moving statistics, after gamma and beta as in the built-in; then the renorm ones, as Keras orders them. */
   protected override buildState(shape: number[]): void {
-    const channels = this.affineShape(shape);
-    const add = (name: string, init: Initializer) => this.addWeight(name, channels, 'float32', init, undefined, false);
+    const paramShape = this.affineShape(shape);
+    const add = (name: string, init: Initializer) => this.addWeight(name, paramShape, 'float32', init, undefined, false);
     this.movingMean = add('moving_mean', this.movingInitializers.mean);
     this.movingVariance = add('moving_variance', this.movingInitializers.variance);
+    if (!this.renormOptions.renorm) return;
+    // Keras starts both standard deviations at the square root of the variance initializer.
+    const stddev = (name: string) => {
+      const v = add(name, this.movingInitializers.variance);
+      v.write(tf.tidy(() => tf.sqrt(v.read())));
+      return v;
+    };
+    this.renormState = {
+      movingStddev: stddev('moving_stddev'),
+      renormMean: add('renorm_mean', this.movingInitializers.mean),
+      renormStddev: stddev('renorm_stddev'),
+    };
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
       this.checkInput(x);
-      const args = { x, ...this.affineParams(), axis: this.resolvedAxes[0], epsilon: this.epsilon };
+      const { gamma, beta } = this.affineParams();
+      const args = { x, gamma: vector(gamma), beta: vector(beta), axis: this.resolvedAxes[0], epsilon: this.epsilon };
       // Keras semantics: a frozen layer runs in inference mode even while the model trains.
       if (kwargs['training'] !== true || !this.trainable) {
-        return batchNormInference(args, this.movingMean.read(), this.movingVariance.read());
+        return batchNormInference(args, vector(this.movingMean.read()), vector(this.movingVariance.read()));
       }
-      const mask = (kwargs['mask'] as tf.Tensor | undefined) ?? null;
-      const { y, mean, variance } = batchNormTraining(args, mask == null ? null : this.checkMask(mask, x));
-      this.movingMean.write(movingAverage(this.movingMean.read(), mean, this.momentum));
-      this.movingVariance.write(movingAverage(this.movingVariance.read(), variance, this.momentum));
+      const normalize = this.trainingNormalization(x, (kwargs['mask'] as tf.Tensor | undefined) ?? null);
+      if (this.renormState != null) return this.renormStep(args, normalize, this.renormState);
+      const { y, mean, variance } = normalize(args);
+      assign(this.movingMean, movingAverage(vector(this.movingMean.read()), mean, this.momentum));
+      assign(this.movingVariance, movingAverage(vector(this.movingVariance.read()), variance, this.momentum));
       mean.dispose();
       variance.dispose();
       return y;
     });
   }
 
+  /** The training-mode op: ghost batches, or the whole batch (masked positions left out). */
+  private trainingNormalization(x: tf.Tensor, mask: tf.Tensor | null): TrainingNormalization {
+    const virtualBatchSize = this.renormOptions.virtualBatchSize;
+    if (virtualBatchSize == null) {
+      const checked = mask == null ? null : this.checkMask(mask, x);
+      return (a) => batchNormTraining(a, checked);
+    }
+    if (mask != null) {
+      throw this.error('no mask with virtualBatchSize (ghost batches)', `a mask of shape ${JSON.stringify(mask.shape)}`);
+    }
+    if (x.shape[0] % virtualBatchSize !== 0) {
+      throw this.error(`a batch size that is a multiple of virtualBatchSize ${virtualBatchSize}`,
+        `batch size ${x.shape[0]}`);
+    }
+    return (a) => {
+      const { y, mean, variance, ghostMean, ghostVariance } = ghostBatchNormTraining(a, virtualBatchSize);
+      tf.dispose([ghostMean, ghostVariance]);
+      return { y, mean, variance };
+    };
+  }
+
+  /** A renorm training step: corrected output, then the five statistics updated as Keras does. */
+  private renormStep(args: BatchNormInputs, normalize: TrainingNormalization,
+    state: Record<'movingStddev' | 'renormMean' | 'renormStddev', LayerVariable>): tf.Tensor {
+    const { y, mean, variance, r, d } = batchRenormTraining(args,
+      { renormMean: vector(state.renormMean.read()), renormStddev: vector(state.renormStddev.read()) },
+      this.renormOptions.clipping, normalize);
+    const next = renormUpdate({
+      renormMean: vector(state.renormMean.read()), renormStddev: vector(state.renormStddev.read()),
+      movingMean: vector(this.movingMean.read()), movingStddev: vector(state.movingStddev.read()),
+    }, mean, variance, { momentum: this.momentum, renormMomentum: this.renormOptions.momentum, epsilon: this.epsilon });
+    assign(state.renormMean, next.renormMean);
+    assign(state.renormStddev, next.renormStddev);
+    assign(this.movingMean, next.movingMean);
+    assign(state.movingStddev, next.movingStddev);
+    assign(this.movingVariance, next.movingVariance);
+    tf.dispose([mean, variance, r, d, ...Object.values(next)]);
+    return y;
+  }
+
   override getConfig(): tf.serialization.ConfigDict {
-    return this.sharedConfig({
+    return { ...this.sharedConfig({
       afterAxis: { momentum: this.momentum },
       afterInitializers: {
         movingMeanInitializer: serializeKerasObject(this.movingInitializers.mean),
         movingVarianceInitializer: serializeKerasObject(this.movingInitializers.variance),
       },
-    });
+    }), ...renormConfig(this.renormOptions) } as tf.serialization.ConfigDict;
   }
+}
+
+/** A weight as the per-channel vector the ops take (ghost-batch weights have extra unit axes). */
+function vector<T extends tf.Tensor | null>(t: T): T {
+  return (t == null || t.rank === 1 ? t : tf.reshape(t, [-1])) as T;
+}
+
+/** Writes a per-channel vector into a weight of its own shape. */
+function assign(v: LayerVariable, value: tf.Tensor): void {
+  v.write(value.rank === v.shape.length ? value : tf.reshape(value, v.shape as number[]));
 }
 
 /** The layer class (shared with any other copy of this package loaded alongside this one). */
