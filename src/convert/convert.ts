@@ -5,9 +5,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '../layer/aliases';
+import '../layer/stock_loader';
 import { ALIAS_BN, bakesTraining, CUSTOM_BN, STOCK_BN, walkLayers } from './model_config';
 import { leafLayers, pathKey, rebuildModel, topologyOf } from './rebuild';
 import { stockAxisProblem } from './stock_axis';
+import { toStockForm } from './stock_features';
 
 export type BatchNormKind = 'custom' | 'stock';
 
@@ -32,6 +34,8 @@ export async function convertBatchNorm(model: tf.LayersModel, to: BatchNormKind)
   const converted: string[][] = [];
   const warnings: string[] = [];
   const layers = leafLayers(model);
+  // Weights of BNs whose stock form drops renorm / ghost-batch weights or shapes.
+  const replacement = new Map<string, tf.Tensor[]>();
   walkLayers(topology, (layer, path) => {
     if (!from.includes(layer.class_name)) return;
     layer.class_name = target;
@@ -42,8 +46,17 @@ export async function convertBatchNorm(model: tf.LayersModel, to: BatchNormKind)
       warnings.push(`${path.slice(1).join('/')}: its call was saved with training=true, which tfjs's built-in ` +
         'BatchNormalization ignores (it will use the moving statistics at inference)');
     }
+    const stock = to === 'stock' ? toStockForm(layer, layers.get(pathKey(path))) : null;
+    if (stock != null) {
+      replacement.set(pathKey(path), stock.weights);
+      warnings.push(`${path.slice(1).join('/')}: ${stock.note}`);
+    }
   });
-  return { model: await rebuildModel(topology, model, new Map()), converted, warnings };
+  try {
+    return { model: await rebuildModel(topology, model, replacement), converted, warnings };
+  } finally {
+    tf.dispose([...replacement.values()].flat());
+  }
 }
 
 /**

@@ -9,6 +9,7 @@ import { BatchNormValues, foldIntoKernel, kernelLayout } from './fold_math';
 import { ALIAS_BN, bakesTraining, configAxis, CUSTOM_BN, isModelConfig, LayerConfig, layerName, ModelConfig, STOCK_BN, walkLayers, walkModels } from './model_config';
 import { leafLayers, pathKey, rebuildModel, topologyOf } from './rebuild';
 import { stockAxisProblem } from './stock_axis';
+import { toStockForm } from './stock_features';
 
 export interface FoldedBatchNorm {
   /** Path (model names, then layer name) of the removed BN layer. */
@@ -224,6 +225,12 @@ export async function foldBatchNorm(model: tf.LayersModel, options: FoldOptions 
       if (!CUSTOM_CLASSES.includes(layer.class_name)) return;
       const problem = stockAxisProblem(layer, layers.get(pathKey(path)));
       if (problem == null) layer.class_name = STOCK_BN;
+      // Kept for inference: renorm / ghost-batch settings (training only) are dropped.
+      const stock = problem == null ? toStockForm(layer, layers.get(pathKey(path))) : null;
+      if (stock != null) {
+        replacement.set(pathKey(path), stock.weights);
+        created.push(...stock.weights);
+      }
       const entry = kept.find((k) => pathKey(k.batchNorm) === pathKey(path));
       if (problem != null && entry != null) entry.reason += `; left as ${layer.class_name} because ${problem}`;
     });

@@ -1,0 +1,41 @@
+/**
+ * Batch renormalization (`renorm`) and ghost batches (`virtual_batch_size`) change only how a
+ * BatchNormalization trains; in inference it is the plain formula with the moving statistics.
+ * tfjs's built-in has neither, so a BN that uses them becomes a stock one by dropping their
+ * config keys and extra weights (`moving_stddev`, `renorm_mean`, `renorm_stddev`) and giving the
+ * four built-in weights their plain [C] shape: it then predicts the same, and trains without them.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { LayerConfig } from './model_config';
+
+const TRAINING_ONLY_KEYS = ['renorm', 'renorm_clipping', 'renorm_momentum', 'virtual_batch_size'];
+
+/** The stock form of one BN: its weights, and what was dropped. */
+export interface StockForm {
+  /** gamma?, beta?, moving_mean, moving_variance, each [C]; the caller disposes them. */
+  weights: tf.Tensor[];
+  /** E.g. `batch renormalization dropped (training only; inference is unchanged)`. */
+  note: string;
+}
+
+/**
+ * Rewrites `bn` (a model.json layer entry, snake_case) into what tfjs's built-in accepts and
+ * returns the matching weights from `layer`, or null (and leaves `bn` alone) when it uses
+ * neither batch renormalization nor ghost batches.
+ *
+ * Usage: `const stock = toStockForm(bnConfig, bnLayer); if (stock) replacement.set(key, stock.weights);`
+ */
+export function toStockForm(bn: LayerConfig, layer: tf.layers.Layer | undefined): StockForm | null {
+  const features: string[] = [];
+  if (bn.config['renorm'] === true) features.push('batch renormalization');
+  if (bn.config['virtual_batch_size'] != null) features.push('ghost batches (virtual_batch_size)');
+  const hasKeys = TRAINING_ONLY_KEYS.some((k) => k in bn.config);
+  if (!hasKeys || layer == null) return null;
+  for (const key of TRAINING_ONLY_KEYS) delete bn.config[key];
+  const count = (bn.config['scale'] !== false ? 1 : 0) + (bn.config['center'] !== false ? 1 : 0) + 2;
+  // getWeights() hands out the variables themselves: reshape copies, so the caller may dispose.
+  const weights = layer.getWeights().slice(0, count).map((w) => tf.tidy(() => tf.clone(tf.reshape(w, [-1]))));
+  const note = features.length === 0 ? 'renorm arguments dropped (renorm was off)'
+    : `${features.join(' and ')} dropped (training only; inference is unchanged)`;
+  return { weights, note };
+}
