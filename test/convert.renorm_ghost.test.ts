@@ -110,3 +110,17 @@ test('a plain Keras BatchNormalization config still loads as tfjs\'s built-in', 
   expect(bn.constructor).toBe(tf.layers.batchNormalization({}).constructor);
   model.dispose();
 });
+
+test('converting a renorm BN whose call was saved with training=true to stock warns that its outputs change', async () => {
+  writeKerasVariant(dir, 'renorm');
+  const file = path.join(dir, 'model.json');
+  const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const bnEntry = json.modelTopology.model_config.config.layers.find((l: { name: string }) => l.name === 'bn');
+  bnEntry.inbound_nodes = [[['conv', 0, 0, { training: true }]]];
+  fs.writeFileSync(file, JSON.stringify(json));
+  const model = await loadModel(file);
+  const { model: stock, warnings } = await convertBatchNorm(model, 'stock');
+  expect(warnings).toContain(
+    'bn: batch renormalization dropped (its call was saved with training=true, so its outputs change)');
+  [model, stock].forEach((m) => m.dispose());
+});

@@ -6,7 +6,7 @@
  * four built-in weights their plain [C] shape: it then predicts the same, and trains without them.
  */
 import * as tf from '@tensorflow/tfjs';
-import { LayerConfig } from './model_config';
+import { bakesTraining, LayerConfig } from './model_config';
 
 const TRAINING_ONLY_KEYS = ['renorm', 'renorm_clipping', 'renorm_momentum', 'virtual_batch_size'];
 
@@ -35,7 +35,11 @@ export function toStockForm(bn: LayerConfig, layer: tf.layers.Layer | undefined)
   const count = (bn.config['scale'] !== false ? 1 : 0) + (bn.config['center'] !== false ? 1 : 0) + 2;
   // getWeights() hands out the variables themselves: reshape copies, so the caller may dispose.
   const weights = layer.getWeights().slice(0, count).map((w) => tf.tidy(() => tf.clone(tf.reshape(w, [-1]))));
+  // A call saved with training=true normalizes with batch statistics even in predict: there,
+  // dropping renorm or ghost batches does change the output.
+  const effect = bakesTraining(bn) ? 'its call was saved with training=true, so its outputs change'
+    : 'training only; inference is unchanged';
   const note = features.length === 0 ? 'renorm arguments dropped (renorm was off)'
-    : `${features.join(' and ')} dropped (training only; inference is unchanged)`;
+    : `${features.join(' and ')} dropped (${effect})`;
   return { weights, note };
 }
