@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { BatchNormalization, convertBatchNorm, foldBatchNorm, loadModel, saveModel, toCustomBatchNorm } from '../src';
+import { run } from '../src/cli/run';
 import { EPSILON, KerasVariant, writeKerasVariant } from './fixtures/keras_renorm_ghost';
 import { cleanUp, leafClassNames, maxAbsDiff, tempDir } from './fixtures/helpers';
 import { useBackend } from './helpers/tensors';
@@ -123,4 +124,17 @@ test('converting a renorm BN whose call was saved with training=true to stock wa
   expect(warnings).toContain(
     'bn: batch renormalization dropped (its call was saved with training=true, so its outputs change)');
   [model, stock].forEach((m) => m.dispose());
+});
+
+test('the CLI converts a renorm model to stock (warning on stderr) and folds a ghost-batch one', async () => {
+  writeKerasVariant(path.join(dir, 'renorm'), 'renorm');
+  writeKerasVariant(path.join(dir, 'ghost'), 'ghost');
+  const err: string[] = [];
+  const out = { stdout: () => undefined, stderr: (s: string) => { err.push(s); } };
+  expect(await run(['convert', path.join(dir, 'renorm', 'model.json'), path.join(dir, 'stock'), '--to', 'stock'], out))
+    .toBe(0);
+  expect(err.join('')).toContain('warning: bn: batch renormalization dropped (training only; inference is unchanged)');
+  expect(fs.readFileSync(path.join(dir, 'stock', 'model.json'), 'utf8')).not.toMatch(/"renorm"|moving_stddev/);
+  expect(await run(['fold', path.join(dir, 'ghost', 'model.json'), path.join(dir, 'folded')], out)).toBe(0);
+  expect(fs.readFileSync(path.join(dir, 'folded', 'model.json'), 'utf8')).not.toMatch(/BatchNormalization/);
 });
