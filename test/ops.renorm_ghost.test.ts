@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ghostBatchNormTraining } from '../src/ops/ghost_batch';
-import { batchRenormTraining, RenormClipping, stopGradient } from '../src/ops/renorm';
+import { batchRenormTraining, RenormClipping } from '../src/ops/renorm';
 import { batchNormTraining } from '../src/ops/batch_norm';
 import { KERNEL_NAMES } from '../src/kernels/names';
 import { numericGradient, relativeMaxError } from './reference/reference_batch_norm';
@@ -198,15 +198,4 @@ test('ghost batches: a batch that is not a multiple of the virtual batch size is
     .toThrow('expected a positive integer virtualBatchSize, but received 0.');
   x.dispose();
   expect(tf.memory().numTensors).toBe(before);
-});
-
-test('stopGradient shares the data, and no gradient flows through it', () => {
-  const x = tf.tensor1d([1, 2, 3]);
-  const g = tf.grad((a: tf.Tensor) => tf.add(tf.sum(tf.square(a)), tf.sum(tf.mul(stopGradient(a), a))))(x);
-  // d/da [sum a^2 + sum(const * a)] = 2a + a = 3a.
-  expect(Array.from(g.dataSync())).toEqual([3, 6, 9]);
-  const s = stopGradient(x);
-  x.dispose();
-  expect(Array.from(s.dataSync())).toEqual([1, 2, 3]);
-  tf.dispose([s, g]);
 });

@@ -10,14 +10,13 @@
  * with r and d constants for the gradient. Inference is plain BatchNormalization with the moving
  * statistics.
  *
- * How the correction is applied: the batch-normalized output `y0 = gamma * xhat + beta` comes
- * from the existing training op (kernels or composite path, analytic gradient), and the
- * correction is an affine map per channel on top of it,
- *   y = r * y0 + (gamma * d + beta * (1 - r)),
- * which is the same value, and whose gradient is exact: dy0 = r * dy flows into the op's
- * analytic backward (so dx is that of BN with scale gamma * r), and autodiff on the per-channel
- * tensors adds d * sum(dy) to dgamma and (1 - r) * sum(dy) to dbeta. The statistics r and d are
- * computed from are the op's own, so they match the normalization exactly.
+ * How: r and d are computed first, from the batch statistics of a first, statistics-only pass
+ * over a copy of x that autodiff does not connect to x (so they are constants: TensorFlow's
+ * stop_gradient). Then, since gamma * (xhat * r + d) + beta = xhat * (gamma * r) + (gamma * d +
+ * beta), the existing training op (fused kernels or composite path, analytic gradient) runs with
+ * scale gamma * r and offset gamma * d + beta: dx is the analytic one of BN with that scale, and
+ * autodiff on the per-channel products gives dgamma = r * sum(dy * xhat) + d * sum(dy) and dbeta =
+ * sum(dy). The cost over plain BN is the statistics pass; everything full-size stays in the op.
  */
 import * as tf from '@tensorflow/tfjs';
 import { BatchNormInputs, batchNormTraining, movingAverage, TrainingResult } from './batch_norm';
@@ -45,21 +44,8 @@ export interface RenormCorrection {
 }
 
 /**
- * A tensor with the values of `t` whose gradient is zero (TensorFlow's `stop_gradient`): tfjs
- * has no such op, so this is an identity with a custom gradient. Meant for small tensors (the
- * per-channel r and d); the zeros it sends back cost as much as t.
- *
- * Usage: `const r = stopGradient(tf.div(batchStd, renormStd));`
- */
-export function stopGradient<T extends tf.Tensor>(t: T): T {
-  const identity = tf.customGrad((x: tf.Tensor | tf.GradSaveFunc) =>
-    ({ value: tf.clone(x as tf.Tensor), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) }));
-  return identity(t) as T;
-}
-
-/**
  * r and d from the batch statistics and the renorm moving statistics (all shape [C]), clipped
- * as Keras clips them, with the gradient stopped.
+ * as Keras clips them.
  *
  * Usage: `const { r, d } = renormCorrection(mean, variance, { renormMean, renormStddev }, 1e-3, { rmax: 3 });`
  */
@@ -74,28 +60,7 @@ export function renormCorrection(mean: tf.Tensor, variance: tf.Tensor, stats: Re
     if (clipping.rmin != null) r = tf.maximum(r, clipping.rmin);
     if (clipping.rmax != null) r = tf.minimum(r, clipping.rmax);
     if (clipping.dmax != null) d = tf.clipByValue(d, -clipping.dmax, clipping.dmax);
-    return {
-      r: stopGradient(tf.reshape(r, [-1])) as tf.Tensor1D,
-      d: stopGradient(tf.reshape(d, [-1])) as tf.Tensor1D,
-    };
-  });
-}
-
-/**
- * Applies the correction to a batch-normalized output `y0 = gamma * xhat + beta` (feature axis
- * `axis`): returns `gamma * (xhat * r + d) + beta`, differentiable in y0, gamma and beta (see
- * the module comment). gamma / beta null mean `scale: false` / `center: false`.
- *
- * Usage: `const y = applyRenorm(y0, gamma, beta, r, d, 3);`
- */
-export function applyRenorm(y0: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null,
-  correction: RenormCorrection, axis: number): tf.Tensor {
-  return tf.tidy(() => {
-    const { r, d } = correction;
-    let shift: tf.Tensor = gamma != null ? tf.mul(gamma, d) : d;
-    if (beta != null) shift = tf.add(shift, tf.mul(beta, tf.sub(1, r)));
-    const shape = y0.shape.map((size, i) => (i === axis ? size : 1));
-    return tf.add(tf.mul(y0, tf.reshape(r, shape)), tf.reshape(shift, shape));
+    return { r: tf.reshape(r, [-1]) as tf.Tensor1D, d: tf.reshape(d, [-1]) as tf.Tensor1D };
   });
 }
 
@@ -141,19 +106,40 @@ export type TrainingNormalization = (args: BatchNormInputs) => TrainingResult;
 export interface RenormTrainingResult extends TrainingResult, RenormCorrection {}
 
 /**
- * One training step of batch renormalization: normalizes with `normalize` (by default plain
- * batchNormTraining; pass the masked or ghost-batch op to combine them), then applies the
- * correction measured against `stats` (see the module comment). Returns the output, the batch
- * statistics `normalize` returned (for ghost batches, their averages; the correction uses them
- * too, as tf.keras does), and r and d. The caller owns everything returned.
+ * A tensor with t's data that autodiff does not connect to t (no copy). Ops on it record no path
+ * back to t, so nothing computed from it gets or gives a gradient.
+ */
+function detached<T extends tf.Tensor>(t: T): T {
+  const backend = tf.backend();
+  backend.incRef(t.dataId); // the new tensor holds its own reference, released on dispose
+  return tf.engine().makeTensorFromTensorInfo({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }, backend) as T;
+}
+
+/**
+ * One training step of batch renormalization: measures the batch statistics with `normalize`
+ * (by default plain batchNormTraining; pass the masked or ghost-batch op to combine them), turns
+ * them into r and d against `stats`, then normalizes with scale gamma * r and offset gamma * d +
+ * beta (see the module comment). Returns the output, the batch statistics (for ghost batches,
+ * their averages; r and d use them too, as tf.keras does), and r and d. The caller owns
+ * everything returned.
  *
  * Usage: `const { y, mean, variance } = batchRenormTraining(args, { renormMean, renormStddev }, { rmax: 3, dmax: 5 });`
  */
 export function batchRenormTraining(args: BatchNormInputs, stats: RenormStatistics, clipping: RenormClipping = {},
   normalize: TrainingNormalization = (a) => batchNormTraining(a)): RenormTrainingResult {
-  const base = normalize(args);
-  const correction = renormCorrection(base.mean, base.variance, stats, args.epsilon, clipping);
-  const y = applyRenorm(base.y, args.gamma, args.beta, correction, args.axis);
-  base.y.dispose();
-  return { y, mean: base.mean, variance: base.variance, ...correction };
+  const correction = tf.tidy(() => {
+    const probe = normalize({ ...args, x: detached(args.x), gamma: null, beta: null });
+    const { r, d } = renormCorrection(probe.mean, probe.variance, stats, args.epsilon, clipping);
+    tf.dispose([probe.mean, probe.variance]);
+    return { r, d };
+  });
+  const { r, d } = correction;
+  const { gamma, beta } = tf.tidy(() => {
+    const scale = args.gamma != null ? tf.mul(args.gamma, r) : tf.clone(r);
+    const shift = args.gamma != null ? tf.mul(args.gamma, d) : d;
+    return { gamma: scale, beta: args.beta != null ? tf.add(shift, args.beta) : tf.clone(shift) };
+  });
+  const result = normalize({ ...args, gamma, beta });
+  tf.dispose([gamma, beta]);
+  return { ...result, r, d };
 }
