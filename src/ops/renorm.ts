@@ -10,13 +10,13 @@
  * with r and d constants for the gradient. Inference is plain BatchNormalization with the moving
  * statistics.
  *
- * How: r and d are computed first, from the batch statistics of a first, statistics-only pass
- * over a copy of x that autodiff does not connect to x (so they are constants: TensorFlow's
- * stop_gradient). Then, since gamma * (xhat * r + d) + beta = xhat * (gamma * r) + (gamma * d +
+ * How: r and d are computed first, from the batch statistics of a first run of the op (output
+ * discarded) on a second handle to x's data that autodiff does not connect to x, so they are
+ * constants (TensorFlow's stop_gradient). Then, since gamma * (xhat * r + d) + beta = xhat * (gamma * r) + (gamma * d +
  * beta), the existing training op (fused kernels or composite path, analytic gradient) runs with
  * scale gamma * r and offset gamma * d + beta: dx is the analytic one of BN with that scale, and
  * autodiff on the per-channel products gives dgamma = r * sum(dy * xhat) + d * sum(dy) and dbeta =
- * sum(dy). The cost over plain BN is the statistics pass; everything full-size stays in the op.
+ * sum(dy). The cost over plain BN is that first forward run; everything full-size stays in the op.
  */
 import * as tf from '@tensorflow/tfjs';
 import { BatchNormInputs, batchNormTraining, movingAverage, TrainingResult } from './batch_norm';
