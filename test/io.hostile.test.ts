@@ -154,6 +154,20 @@ describe('model.json size limit', () => {
   });
 });
 
+it('the nesting limit counts only real brackets: brackets and escaped quotes inside strings are text', async () => {
+  const modelJson = await savedModel('m');
+  const json = readJson(modelJson);
+  json.userDefinedMetadata = { note: `say \\"${'['.repeat(500)}\\" ${'{'.repeat(500)}` };
+  writeJson(modelJson, json);
+  const model = await loadModel(modelJson);
+  expect((model.getUserDefinedMetadata() as { note: string }).note).toHaveLength(1009);
+  model.dispose();
+  // 129 real levels: refused, with the byte where the limit was passed.
+  fs.writeFileSync(modelJson, `${'['.repeat(129)}${']'.repeat(129)}`);
+  expect((await loadError(modelJson)).message).toBe(`${modelJson}: nests arrays/objects more than 128 levels deep (at byte 128); ` +
+    'expected a TensorFlow.js layers model.json.');
+});
+
 describe('failed loads leak nothing', () => {
   it('an unknown class name in a later layer: ModelFileError, no tensors left', async () => {
     const modelJson = await savedModel('m');

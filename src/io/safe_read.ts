@@ -63,16 +63,18 @@ async function readInto(handle: fs.promises.FileHandle, target: Uint8Array, offs
 }
 
 /**
- * Throws if `text` nests arrays/objects deeper than `maxDepth`, scanning without building
- * anything, so a nesting bomb fails fast instead of exhausting the parser's memory.
+ * Throws if the UTF-8 JSON in `bytes` nests arrays/objects deeper than `maxDepth`, scanning the
+ * bytes before anything is decoded or parsed, so a nesting bomb fails fast instead of exhausting
+ * the parser's memory. (Quotes, backslashes and brackets are single bytes in UTF-8 and never
+ * occur inside a multi-byte character.)
  *
- * Usage: `checkJsonDepth(text, 'm/model.json');`
+ * Usage: `checkJsonDepth(bytes, 'm/model.json');`
  */
-export function checkJsonDepth(text: string, file: string, maxDepth = MAX_JSON_DEPTH): void {
+export function checkJsonDepth(bytes: Uint8Array, file: string, maxDepth = MAX_JSON_DEPTH): void {
   let depth = 0;
   let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
     if (inString) {
       if (c === 0x5c) i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
@@ -80,7 +82,7 @@ export function checkJsonDepth(text: string, file: string, maxDepth = MAX_JSON_D
       inString = true;
     } else if (c === 0x5b || c === 0x7b) {
       if (++depth > maxDepth) {
-        throw new ModelFileError(file, `nests arrays/objects more than ${maxDepth} levels deep (at character ${i}); ` +
+        throw new ModelFileError(file, `nests arrays/objects more than ${maxDepth} levels deep (at byte ${i}); ` +
           'expected a TensorFlow.js layers model.json.');
       }
     } else if (c === 0x5d || c === 0x7d) {
@@ -104,9 +106,9 @@ export async function readModelJsonText(file: string, maxBytes: number): Promise
     }
     const bytes = new Uint8Array(size);
     const got = await readInto(handle, bytes, 0, size);
-    const text = Buffer.from(bytes.buffer, 0, got).toString('utf8');
-    checkJsonDepth(text, file);
-    return text;
+    const content = bytes.subarray(0, got);
+    checkJsonDepth(content, file);
+    return Buffer.from(content.buffer, 0, got).toString('utf8');
   } finally {
     await handle.close();
   }
