@@ -12,7 +12,11 @@ import { checkTopology } from './topology';
 type LayerVariable = tf.LayerVariable;
 type AddWeight = (this: tf.layers.Layer, name: string, shape: number[], dtype?: tf.DataType, ...rest: unknown[]) => LayerVariable;
 
-/** The manifest entries that hold model weights (optimizer state is for resuming training). */
+/**
+ * The manifest entries that hold model weights (optimizer state is for resuming training).
+ *
+ * Usage: `const specs = modelWeightSpecs(artifacts.weightSpecs ?? []);`
+ */
 export function modelWeightSpecs(specs: tf.io.WeightsManifestEntry[]): tf.io.WeightsManifestEntry[] {
   return specs.filter((s) => s.group !== 'optimizer');
 }

@@ -27,7 +27,11 @@ export function stripFileScheme(url: string): string {
   return url.startsWith('file://') ? url.slice('file://'.length) : url;
 }
 
-/** A directory (or a path ending in .json) -> the model.json to load. */
+/**
+ * A directory (or a path ending in .json) -> the model.json to load.
+ *
+ * Usage: `await resolveModelJson('models/net') // 'models/net/model.json'`
+ */
 export async function resolveModelJson(p: string): Promise<string> {
   if (p.endsWith('.json')) return p;
   try {

@@ -178,6 +178,24 @@ async function modeOf(dir: string, name: string | undefined): Promise<number | n
   return stat?.isFile() ? stat.mode & 0o7777 : null;
 }
 
+/**
+ * After the commit: removes the old shards and the journal. The new model is in place whatever
+ * happens here, so a failure only leaves files that the next save removes (they are in the journal).
+ */
+async function finish(target: string, oldShards: string[]): Promise<void> {
+  try {
+    await syncDirectory(target);
+    reached('json-renamed');
+    for (const name of oldShards) await removeFile(target, name);
+    reached('old-removed');
+    await fs.promises.rm(path.join(target, JOURNAL), { force: true });
+    await syncDirectory(target);
+    reached('done');
+  } catch {
+    // Leftovers only; see above.
+  }
+}
+
 export interface InPlaceOptions {
   writeFile?: WriteFile;
   /** Name of the single shard the new model uses when the current one does not use it. */
@@ -238,14 +256,7 @@ export async function saveInPlace(target: string, weights: Uint8Array, modelJson
     await syncDirectory(target);
     await fs.promises.rename(jsonTemp, path.join(target, MODEL_JSON));
     committed = true;
-    await syncDirectory(target);
-    reached('json-renamed');
-
-    for (const name of old) if (name !== newShard && name !== MODEL_JSON) await removeFile(target, name);
-    reached('old-removed');
-    await fs.promises.rm(path.join(target, JOURNAL), { force: true });
-    await syncDirectory(target);
-    reached('done');
+    await finish(target, old.filter((name) => name !== newShard && name !== MODEL_JSON));
   } catch (e) {
     if (!committed) {
       await Promise.all(temps.map((t) => fs.promises.rm(t, { force: true })));
