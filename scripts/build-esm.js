@@ -6,6 +6,8 @@
 //    src/browser_stubs/ (package.json's `browser` field, which users' bundlers apply to the
 //    CommonJS build too): no Node built-in enters a browser bundle, and the file:// IO, if
 //    called in a page, throws one clear error.
+//  - dist/browser/tfjs-batchnorm.min.js, for a <script> tag after tfjs's own script: the same
+//    bundle as an IIFE that takes tfjs from the global `tf` and exposes `tfjsBatchnorm`.
 //  - dist/esm/node.mjs, for `import` in Node: re-exports the CommonJS build, so `import` and
 //    `require` in one Node process share one module instance (no dual-package hazard there;
 //    Node's `import '@tensorflow/tfjs'` loads tfjs's CommonJS build too).
@@ -37,6 +39,32 @@ async function main() {
     }
   }
 
+  // The script-tag build: tfjs comes from the page's global `tf` (tfjs's tf.min.js sets it).
+  const globalTf = {
+    name: 'global-tf',
+    setup(build) {
+      build.onResolve({ filter: /^@tensorflow\/tfjs(-core|-layers)?$/ }, (args) => ({ path: args.path, namespace: 'global-tf' }));
+      build.onLoad({ filter: /.*/, namespace: 'global-tf' }, () => ({
+        contents: "if (typeof tf === 'undefined') throw new Error('tfjs-batchnorm: load @tensorflow/tfjs (tf.min.js) before this script'); module.exports = tf;",
+        loader: 'js',
+      }));
+    },
+  };
+  await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: ['src/index.ts'],
+    outfile: path.join(root, 'dist', 'browser', 'tfjs-batchnorm.min.js'),
+    bundle: true,
+    format: 'iife',
+    globalName: 'tfjsBatchnorm',
+    platform: 'browser',
+    target: 'es2019',
+    minify: true,
+    sourcemap: true,
+    plugins: [globalTf],
+    logLevel: 'warning',
+  });
+
   const cjs = require(path.join(root, 'dist', 'cjs', 'index.js'));
   const names = Object.keys(cjs).filter((name) => name !== 'default' && name !== '__esModule');
   const lines = [
@@ -46,7 +74,9 @@ async function main() {
     '',
   ];
   fs.writeFileSync(path.join(out, 'node.mjs'), lines.join('\n'));
-  console.log(`dist/esm/index.mjs (bundlers, ${(text.length / 1024).toFixed(0)} KB) and dist/esm/node.mjs (Node, ${names.length} names)`);
+  const script = fs.statSync(path.join(root, 'dist', 'browser', 'tfjs-batchnorm.min.js')).size;
+  console.log(`dist/esm/index.mjs (bundlers, ${(text.length / 1024).toFixed(0)} KB), ` +
+    `dist/browser/tfjs-batchnorm.min.js (script tag, ${(script / 1024).toFixed(0)} KB) and dist/esm/node.mjs (Node, ${names.length} names)`);
 }
 
 main().catch((err) => {

@@ -45,6 +45,30 @@ async function nodeModel(dir: string): Promise<void> {
   model.dispose();
 }
 
+/**
+ * Runs in the script-tag page (globals `tf` and `tfjsBatchnorm`): one training step of a model
+ * with the layer, and the layer registered under its class name.
+ */
+async function scriptTagCheck(): Promise<{ ok: boolean; detail: string }> {
+  type Tf = typeof tf;
+  const g = globalThis as unknown as { tf: Tf; tfjsBatchnorm: typeof import('../../src') };
+  const t = g.tf;
+  await t.setBackend('cpu');
+  const before = t.memory().numTensors;
+  const model = t.sequential({ layers: [t.layers.dense({ units: 3, inputShape: [2] }), g.tfjsBatchnorm.batchNormalization()] });
+  model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+  const x = t.tensor2d([[1, 2], [3, 5], [0, 1]]);
+  const y = t.zeros([3, 3]);
+  const loss = await model.trainOnBatch(x, y) as number;
+  const cls = model.layers[1].getClassName();
+  const registered = t.serialization.SerializationMap.getMap().classNameMap[cls]?.[0] === g.tfjsBatchnorm.BatchNormalization;
+  t.dispose([x, y]);
+  model.dispose();
+  const leaked = t.memory().numTensors - before;
+  const ok = Number.isFinite(loss) && cls === 'TfjsBatchNormalization' && registered && leaked === 0;
+  return { ok, detail: `class ${cls}, registered ${registered}, loss ${loss.toFixed(4)}, leaked ${leaked}` };
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   const backends = option('--backends')?.split(',') ?? BACKENDS;
@@ -52,7 +76,13 @@ async function main(): Promise<number> {
   const served = await serve({
     dir,
     entries: { page: 'test/browser/page.ts' },
-    files: { 'index.html': '<!doctype html><meta charset="utf-8"><title>tfjs-batchnorm browser tests</title><script type="module" src="/page.js"></script>\n' },
+    files: {
+      'index.html': '<!doctype html><meta charset="utf-8"><title>tfjs-batchnorm browser tests</title><script type="module" src="/page.js"></script>\n',
+      // The script-tag route: tfjs's own minified build, then the package's.
+      'tf.min.js': path.join(ROOT, 'node_modules', '@tensorflow', 'tfjs', 'dist', 'tf.min.js'),
+      'tfjs-batchnorm.min.js': path.join(ROOT, 'dist', 'browser', 'tfjs-batchnorm.min.js'),
+      'script-tag.html': '<!doctype html><meta charset="utf-8"><script src="/tf.min.js"></script><script src="/tfjs-batchnorm.min.js"></script>\n',
+    },
   });
   await nodeModel(path.join(dir, 'models', 'node-bn'));
   const browser = await launchChromium();
@@ -74,6 +104,12 @@ async function main(): Promise<number> {
         if (!r.ok) failures.push(`[${r.backend}] ${r.name}`);
       }
     }
+    const scriptTag = await browser.context.newPage();
+    scriptTag.on('pageerror', (err) => failures.push(`script-tag page error: ${err.message}`));
+    await scriptTag.goto(`${served.origin}/script-tag.html`);
+    const viaScript = await scriptTag.evaluate(scriptTagCheck);
+    console.log(`${viaScript.ok ? '  ok  ' : 'FAILED'} [script tag] tf.min.js + tfjs-batchnorm.min.js: ${viaScript.detail}`);
+    if (!viaScript.ok) failures.push('[script tag] tf.min.js + tfjs-batchnorm.min.js');
   } finally {
     await browser.close();
     await served.stop();
