@@ -136,6 +136,24 @@ describe('saving over a folder', () => {
   });
 });
 
+it('a failed save (disk full, or a concurrent save) leaks no tensors and leaves no files of its own', async () => {
+  const dir = await populated(1);
+  const model = modelOf(2);
+  const tensors = tf.memory().numTensors;
+  const full = async (file: string, data: Uint8Array) => {
+    fs.writeFileSync(file, data.subarray(0, data.byteLength >> 1));
+    throw new Error('ENOSPC: no space left on device');
+  };
+  await expect(saveModel(model, dir, { writeFile: full })).rejects.toThrow(/ENOSPC.*was left as it was/);
+  await model.save(`file://${dir}`);
+  const both = await Promise.allSettled([saveModel(model, dir), saveModel(model, dir)]);
+  expect(both.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+  expect(tf.memory().numTensors).toBe(tensors);
+  expect(ourLeftovers(dir)).toEqual([]);
+  expect(await savedValue(dir)).toBe(2);
+  model.dispose();
+});
+
 it('puts back a model that an earlier version\'s killed save left in a hidden .<name>.old-* folder, and removes its temp folders', async () => {
   const dir = await populated(1);
   const old = path.join(root, '.net.old-4242-0123abcd');
