@@ -63,5 +63,6 @@ test('computeMask passes the mask on unchanged', () => {
 test('a mask of the wrong shape is refused with a clear error', () => {
   const layer = new BatchNormalization({ name: 'bn_mask' });
   expect(() => layer.apply(tf.ones([2, 4, 3]), { training: true, mask: tf.ones([2, 3], 'bool') }))
-    .toThrow("BatchNormalization layer 'bn_mask': expected a mask of shape [2,4], but received mask shape [2,3].");
+    .toThrow("BatchNormalization layer 'bn_mask': expected a mask of rank 2 that broadcasts to the input shape [2,4,3] " +
+      'once a last axis of size 1 is added (e.g. [2,4]), but received mask shape [2,3].');
 });

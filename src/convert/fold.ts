@@ -223,7 +223,9 @@ export async function foldBatchNorm(model: tf.LayersModel, options: FoldOptions 
   if (options.keptToStock !== false) {
     walkLayers(topology, (layer, path) => {
       if (!CUSTOM_CLASSES.includes(layer.class_name)) return;
-      const problem = stockAxisProblem(layer, layers.get(pathKey(path)));
+      const problem = stockAxisProblem(layer, layers.get(pathKey(path))) ??
+        (bakesTraining(layer) && layer.config['trainable'] !== false ? 'its call was saved with training=true, which ' +
+          'tfjs\'s built-in ignores' : null);
       if (problem == null) layer.class_name = STOCK_BN;
       // Kept for inference: renorm / ghost-batch settings (training only) are dropped.
       const stock = problem == null ? toStockForm(layer, layers.get(pathKey(path))) : null;

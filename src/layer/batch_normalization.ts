@@ -3,7 +3,9 @@ import { CUSTOM_BN } from '../core/class_names';
 import { BatchNormInputs, batchNormInference, batchNormTraining, movingAverage } from '../ops/batch_norm';
 import { ghostBatchNormTraining } from '../ops/ghost_batch';
 import { batchRenormTraining, renormUpdate, TrainingNormalization } from '../ops/renorm';
+import { inTrainingMode } from './call_args';
 import { freezeWithContainers } from './frozen_containers';
+import { finiteIn, KnownArguments } from './keras_args';
 import { Initializer, serializeKerasObject } from './keras_objects';
 import { Kwargs, LayerVariable, NormalizationBase, NormalizationBaseArgs } from './normalization_base';
 import { registerLayerClass } from './register_class';
@@ -15,6 +17,8 @@ type BuiltinArgs = NonNullable<Parameters<typeof tf.layers.batchNormalization>[0
 export interface BatchNormalizationArgs extends NormalizationBaseArgs, RenormArgs,
   Pick<BuiltinArgs, 'momentum' | 'movingMeanInitializer' | 'movingVarianceInitializer'> {
   axis?: number | number[];
+  /** Keras 3: batch statistics across devices; on one device the same as false. Kept in the config when true. */
+  synchronized?: boolean;
 }
 
 /**
@@ -48,6 +52,7 @@ class BatchNormalizationLayer extends NormalizationBase {
   /** The feature axis as given (possibly negative). */
   readonly axis: number;
   readonly momentum: number;
+  readonly synchronized: boolean;
   private readonly movingInitializers: Record<'mean' | 'variance', Initializer>;
   private movingMean!: LayerVariable;
   private movingVariance!: LayerVariable;
@@ -59,10 +64,8 @@ class BatchNormalizationLayer extends NormalizationBase {
   constructor(args: BatchNormalizationArgs = {}) {
     super(args, { fallback: [-1], list: false, expected: 'axis as an integer or a one-element list of one' });
     this.axis = this.axes[0];
-    this.momentum = args.momentum ?? 0.99;
-    if (!(this.momentum >= 0 && this.momentum <= 1)) {
-      throw this.error(`momentum in [0, 1]`, String(args.momentum));
-    }
+    this.momentum = this.parseNumber('momentum', args.momentum, 0.99, 'a finite number in [0, 1]', (v) => finiteIn(v, 0, 1));
+    this.synchronized = args.synchronized ?? false;
     this.movingInitializers = {
       mean: this.resolveInitializer(args.movingMeanInitializer, 'zeros'),
       variance: this.resolveInitializer(args.movingVarianceInitializer, 'ones'),
@@ -72,6 +75,28 @@ class BatchNormalizationLayer extends NormalizationBase {
 
   protected override kind(): string {
     return 'BatchNormalization';
+  }
+
+  /**
+   * Besides the built-in's: renorm and ghost batches, Keras 3's `synchronized`, and Keras
+   * arguments that cannot change the result here: tf.keras 2's `fused` (which TensorFlow kernel
+   * to run) and `adjustment: null` (a Python function when set, which no config can carry).
+   */
+  protected override ownArguments(): KnownArguments {
+    return {
+      names: ['momentum', 'movingMeanInitializer', 'movingVarianceInitializer', 'renorm', 'renormClipping',
+        'renormMomentum', 'virtualBatchSize', 'synchronized', 'fused'],
+      nullOnly: ['adjustment'],
+    };
+  }
+
+  /** Any axis, the batch axis 0 included when its size is defined (as the built-in and Keras). */
+  protected override axisAllowed(axis: number, rank: number): boolean {
+    return axis >= 0 && axis < rank;
+  }
+
+  protected override allowedAxes(rank: number): string {
+    return `axis in [0, ${rank - 1}] or [-${rank}, -1] for rank ${rank}`;
   }
 
   /**
@@ -109,32 +134,39 @@ class BatchNormalizationLayer extends NormalizationBase {
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0] : inputs;
-      this.checkInput(x);
+      const x = this.checkInput(Array.isArray(inputs) ? inputs[0] : inputs);
+      const mask = (kwargs['mask'] as tf.Tensor | undefined) ?? null;
+      const weights = mask == null ? null : this.maskWeights(mask, x);
       const { gamma, beta } = this.affineParams();
       const args = { x, gamma: vector(gamma), beta: vector(beta), axis: this.resolvedAxes[0], epsilon: this.epsilon };
-      // Keras semantics: a frozen layer runs in inference mode even while the model trains.
-      if (kwargs['training'] !== true || !this.trainable) {
+      // Keras semantics: training mode needs a truthy `training` (a saved one wins) and a trainable layer.
+      if (!inTrainingMode(this, kwargs)) {
         return batchNormInference(args, vector(this.movingMean.read()), vector(this.movingVariance.read()));
       }
-      const normalize = this.trainingNormalization(x, (kwargs['mask'] as tf.Tensor | undefined) ?? null);
+      if (x.size === 0) throw this.error('a non-empty batch in training', `shape ${JSON.stringify(x.shape)}`);
+      const normalize = this.trainingNormalization(x, mask, weights);
       if (this.renormState != null) return this.renormStep(args, normalize, this.renormState);
       const { y, mean, variance } = normalize(args);
-      assign(this.movingMean, movingAverage(vector(this.movingMean.read()), mean, this.momentum));
-      assign(this.movingVariance, movingAverage(vector(this.movingVariance.read()), variance, this.momentum));
+      // A channel without any unmasked position has no batch statistics: its moving ones stay.
+      const seen = weights == null ? null : tf.greater(tf.sum(weights, this.reductionAxes(x.rank)), 0);
+      for (const [moving, batch] of [[this.movingMean, mean], [this.movingVariance, variance]] as const) {
+        const next = movingAverage(vector(moving.read()), batch, this.momentum);
+        assign(moving, seen == null ? next : tf.where(seen, next, vector(moving.read())));
+      }
       mean.dispose();
       variance.dispose();
       return y;
     });
   }
 
-  /** The training-mode op: ghost batches, or the whole batch (masked positions left out). */
-  private trainingNormalization(x: tf.Tensor, mask: tf.Tensor | null): TrainingNormalization {
+  private reductionAxes(rank: number): number[] {
+    return [...Array(rank).keys()].filter((i) => i !== this.resolvedAxes[0]);
+  }
+
+  /** The training-mode op: ghost batches, or the whole batch (masked positions, given as weights, left out). */
+  private trainingNormalization(x: tf.Tensor, mask: tf.Tensor | null, weights: tf.Tensor | null): TrainingNormalization {
     const virtualBatchSize = this.renormOptions.virtualBatchSize;
-    if (virtualBatchSize == null) {
-      const checked = mask == null ? null : this.checkMask(mask, x);
-      return (a) => batchNormTraining(a, checked);
-    }
+    if (virtualBatchSize == null) return (a) => batchNormTraining(a, weights);
     if (mask != null) {
       throw this.error('no mask with virtualBatchSize (ghost batches)', `a mask of shape ${JSON.stringify(mask.shape)}`);
     }
@@ -170,7 +202,8 @@ class BatchNormalizationLayer extends NormalizationBase {
 
   override getConfig(): tf.serialization.ConfigDict {
     return { ...this.sharedConfig({
-      afterAxis: { momentum: this.momentum },
+      // `synchronized` only when true, so the config stays the built-in's otherwise.
+      afterAxis: { momentum: this.momentum, ...(this.synchronized ? { synchronized: true } : {}) },
       afterInitializers: {
         movingMeanInitializer: serializeKerasObject(this.movingInitializers.mean),
         movingVarianceInitializer: serializeKerasObject(this.movingInitializers.variance),

@@ -10,6 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { normalizeAxis, parseAxisArg } from '../core/axis';
+import { kerasMaskWeights } from './call_args';
+import { finiteIn, KnownArguments, LAYER_ARGS, plainDtype, unknownArguments } from './keras_args';
 import { Constraint, Initializer, Regularizer, resolveKerasObject, serializeKerasObject } from './keras_objects';
 import { assertSingleTfjsOnce } from './single_tfjs';
 
@@ -65,14 +67,14 @@ export abstract class NormalizationBase extends tf.layers.Layer {
   protected resolvedAxes: number[] = [];
 
   constructor(args: NormalizationBaseArgs, axisRule: AxisRule) {
-    super(args);
+    super({ ...args, dtype: plainDtype(args.dtype) as tf.DataType | undefined });
     assertSingleTfjsOnce();
     this.supportsMasking = true;
+    this.checkArguments(args);
     this.axes = this.parseAxes(args.axis, axisRule);
-    this.epsilon = args.epsilon ?? 1e-3;
+    this.epsilon = this.parseNumber('epsilon', args.epsilon, 1e-3, 'a finite number >= 0', (v) => finiteIn(v, 0));
     this.center = args.center ?? true;
     this.scale = args.scale ?? true;
-    if (!(this.epsilon > 0)) throw this.error(`epsilon > 0`, String(args.epsilon));
     const spec = (init: unknown, fallback: string, reg: unknown, constraint: unknown): AffineWeightSpec => ({
       initializer: this.resolveInitializer(init, fallback),
       regularizer: resolveKerasObject<Regularizer>(reg, 'regularizer'),
@@ -86,6 +88,13 @@ export abstract class NormalizationBase extends tf.layers.Layer {
 
   /** The layer kind errors name, e.g. `BatchNormalization` (not the registered class name). */
   protected abstract kind(): string;
+
+  /**
+   * The constructor arguments of the subclass besides the shared ones. Any other argument is an
+   * error naming it, as Keras raises for unknown arguments (a typo such as `momentm` is not
+   * dropped silently); the check runs in the base constructor, so this must not read fields.
+   */
+  protected abstract ownArguments(): KnownArguments;
 
   /** The shape of gamma and beta for an input of `shape` (axes already resolved). */
   protected abstract affineShape(shape: number[]): number[];
@@ -182,9 +191,15 @@ export abstract class NormalizationBase extends tf.layers.Layer {
     return { gamma: this.gamma?.read() ?? null, beta: this.beta?.read() ?? null };
   }
 
-  /** Checks an input against the dtype, rank and sizes the layer was built for. */
-  protected checkInput(x: tf.Tensor): void {
-    if (x.dtype !== 'float32') throw this.error('a float32 input', `dtype ${x.dtype}`);
+  /**
+   * Checks an input against the rank and sizes the layer was built for, and returns it as
+   * float32: int32 and bool inputs are cast, as Keras does. Call inside a tidy.
+   */
+  protected checkInput(raw: tf.Tensor): tf.Tensor {
+    if (!['float32', 'int32', 'bool'].includes(raw.dtype)) {
+      throw this.error('a numeric input (float32, int32 or bool)', `dtype ${raw.dtype}`);
+    }
+    const x = raw.dtype === 'float32' ? raw : tf.cast(raw, 'float32');
     const spec = this.inputSpec?.[0];
     if (spec?.ndim != null && x.rank !== spec.ndim) {
       throw this.error(`an input of rank ${spec.ndim} (the rank it was built for)`, `shape ${JSON.stringify(x.shape)}`);
@@ -194,25 +209,45 @@ export abstract class NormalizationBase extends tf.layers.Layer {
         throw this.error(`${size} features on axis ${axis}`, `shape ${JSON.stringify(x.shape)}`);
       }
     }
+    return x;
   }
 
-  /** The mask shape the layer accepts for input `x`: by default every axis but the normalized ones. */
-  protected expectedMaskShape(x: tf.Tensor): number[] {
-    return x.shape.filter((_, i) => !this.resolvedAxes.includes(i));
+  /**
+   * A mask as Keras lays it out (one dimension less than the input, as `Masking` and `Embedding`
+   * produce; expanded on the last axis and broadcast over the input) as 0/1 float32 weights of
+   * the input's shape; a mask that does not fit is an error naming both shapes. Call inside a tidy.
+   */
+  protected maskWeights(mask: tf.Tensor, x: tf.Tensor): tf.Tensor {
+    const weights = kerasMaskWeights(mask, x.shape);
+    if (typeof weights === 'string') throw this.error(weights, `mask shape ${JSON.stringify(mask.shape)}`);
+    return weights;
   }
 
-  /** Checks a mask's shape (see expectedMaskShape) and returns it. */
-  protected checkMask(mask: tf.Tensor, x: tf.Tensor): tf.Tensor {
-    const expected = this.expectedMaskShape(x);
-    if (!tf.util.arraysEqual(mask.shape, expected)) {
-      throw this.error(`a mask of shape ${JSON.stringify(expected)}`, `mask shape ${JSON.stringify(mask.shape)}`);
-    }
-    return mask;
+  /** A number argument: `fallback` when absent, else it must pass `valid` (null and NaN never do). */
+  protected parseNumber(name: string, value: unknown, fallback: number, expected: string,
+    valid: (v: unknown) => boolean): number {
+    if (value === undefined) return fallback;
+    if (!valid(value)) throw this.error(`${name} as ${expected}`, JSON.stringify(value) ?? String(value));
+    return value as number;
   }
 
   /** The package's error format: what was expected and what was received, naming the layer. */
   protected error(expected: string, received: string): Error {
     return new Error(`${this.kind()} layer '${this.name}': expected ${expected}, but received ${received}.`);
+  }
+
+  private checkArguments(args: object): void {
+    const own = this.ownArguments();
+    const known = {
+      names: ['axis', 'epsilon', 'center', 'scale', 'betaInitializer', 'gammaInitializer', 'betaRegularizer',
+        'gammaRegularizer', 'betaConstraint', 'gammaConstraint', ...own.names, ...LAYER_ARGS],
+      nullOnly: own.nullOnly,
+    };
+    const unknown = unknownArguments(args, known);
+    if (unknown.length > 0) {
+      const accepted = known.names.filter((k) => k !== 'customObjects').join(', ');
+      throw this.error(`only the arguments ${accepted}`, `unknown argument(s) ${unknown.join(', ')}`);
+    }
   }
 
   private parseAxes(axis: unknown, rule: AxisRule): number[] {

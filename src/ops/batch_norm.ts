@@ -54,9 +54,13 @@ function perChannel(v: tf.Tensor, view: FeatureView): tf.Tensor3D {
   return tf.reshape(v, [1, view.channels, 1]);
 }
 
-/** Mask of shape x.shape without the feature axis, as float weights on the view (C dim = 1). */
+/**
+ * The mask as float weights on the view: 0/1 weights of x's shape (one per position, as the
+ * layer passes Keras's broadcast mask), or a mask of x's shape without the feature axis (C dim 1).
+ */
 function maskWeights(mask: tf.Tensor, view: FeatureView): tf.Tensor3D {
-  return tf.reshape(tf.cast(mask, 'float32'), [view.outer, 1, view.inner]);
+  const perPosition = mask.size === view.count * view.channels && view.channels > 1;
+  return tf.reshape(tf.cast(mask, 'float32'), perPosition ? view.shape : [view.outer, 1, view.inner]);
 }
 
 function moments(x3: tf.Tensor3D, weights: tf.Tensor3D | null, view: FeatureView) {
@@ -64,8 +68,8 @@ function moments(x3: tf.Tensor3D, weights: tf.Tensor3D | null, view: FeatureView
   if (weights == null) {
     return { ...tf.moments(x3, axes, true), n: tf.scalar(view.count) };
   }
-  // At least one, so a fully masked batch gives zeros rather than NaN.
-  const n = tf.maximum(tf.sum(weights), 1);
+  // Per channel, at least one, so a fully masked channel gives zeros rather than NaN.
+  const n = tf.maximum(tf.sum(weights, axes, true), 1);
   const mean = tf.div(tf.sum(tf.mul(x3, weights), axes, true), n);
   const variance = tf.div(tf.sum(tf.mul(weights, tf.square(tf.sub(x3, mean))), axes, true), n);
   return { mean, variance, n };

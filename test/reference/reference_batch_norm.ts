@@ -17,7 +17,8 @@ export function reductionAxes(rank: number, axis: number): number[] {
 
 /**
  * Training-mode BN by the textbook: batch mean, biased variance, normalize, scale, shift.
- * `mask` (shape of x without the feature axis) leaves positions out of the statistics.
+ * `mask` (shape of x without the feature axis, or 0/1 weights of x's shape) leaves positions out of the
+ * statistics.
  */
 export function referenceTraining(
   x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, axis: number, epsilon: number,
@@ -32,8 +33,9 @@ export function referenceTraining(
       mean = tf.mean(x, axes, true);
       variance = tf.mean(tf.square(tf.sub(x, mean)), axes, true);
     } else {
-      const w = tf.expandDims(tf.cast(mask, 'float32'), axis);
-      const n = tf.sum(w);
+      // A mask of x's rank is per-position weights; a shorter one covers every axis but the feature axis.
+      const w = tf.broadcastTo(tf.cast(mask.rank === x.rank ? mask : tf.expandDims(mask, axis), 'float32'), x.shape);
+      const n = tf.sum(w, axes, true);
       mean = tf.div(tf.sum(tf.mul(x, w), axes, true), n);
       variance = tf.div(tf.sum(tf.mul(w, tf.square(tf.sub(x, mean))), axes, true), n);
     }
