@@ -215,3 +215,15 @@ describe('inputs', () => {
     expect(moved.some((v) => v !== 0)).toBe(true); // the first, non-empty batch did train
   });
 });
+
+describe('what tfjs\'s built-in does in the same cases (the README\'s differences table)', () => {
+  it('computes int32 inputs in int32, accepts unknown arguments and epsilon Infinity, and takes an empty batch\'s statistics as 0', async () => {
+    const y = tf.layers.batchNormalization({}).apply(tf.tensor2d([[1, 2], [3, 5]], undefined, 'int32'), { training: true }) as tf.Tensor;
+    expect(y.dtype).toBe('int32');
+    expect(tf.layers.batchNormalization({ momentm: 0.9, epsilon: Infinity } as never).getConfig()['epsilon']).toBe(Infinity);
+    const model = tf.sequential({ layers: [tf.layers.batchNormalization({ inputShape: [3] })] });
+    model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+    await model.trainOnBatch(tf.zeros([0, 3]), tf.zeros([0, 3]));
+    expect(values(model.getWeights()[3])).toEqual([0.99, 0.99, 0.99].map(Math.fround));
+  });
+});
