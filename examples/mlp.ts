@@ -1,5 +1,5 @@
 /**
- * MLP (Sequential) on MNIST with the placement the explanations describe:
+ * MLP (Sequential) on MNIST with the usual placement (Ioffe and Szegedy, 2015):
  * Dense (no bias: BN's beta replaces it) -> BatchNormalization -> ReLU.
  */
 import * as path from 'path';

@@ -5,7 +5,8 @@
  *
  *   forward (training):  tf.moments, then  y = tf.batchNorm(x, mean, variance, beta, gamma)
  *                        (what tf.layers.batchNormalization runs: same passes as the built-in)
- *   forward (inference): y = tf.batchNorm(x, movingMean, movingVariance, beta, gamma)
+ *   forward (inference): y = tf.batchNorm(x, movingMean, movingVariance, beta, gamma), the
+ *                        built-in's own call when the feature axis is last
  *   backward (training), the analytic gradient (notation of batch_norm.ts), arranged so every
  *   elementwise step over x is one tf.batchNorm or one binary op:
  *     xhat   = tf.batchNorm(x, mean, variance)                      (one pass)
@@ -13,13 +14,15 @@
  *     dx     = k * dy + tf.batchNorm(x, mean, variance, -k * dbeta / n, -k * dgamma / n)
  *              with k = gamma * invStd per channel                  (three passes)
  *
- * Every per-channel tensor is shaped [1, C, 1] against the `[outer, C, inner]` view, so any rank
- * and axis take the same path. The math is that of batch_norm.ts's composite path; only the
- * grouping of the elementwise steps differs (float32 rounding).
+ * x and dy keep their own shape: on webgl a reshape that changes the last two dimensions repacks
+ * the whole texture (one more pass), so per-channel tensors are shaped to broadcast instead
+ * (`[1, C, 1, 1]` for axis 1 of a rank-4 input; `[C]` for the last axis). The math is that of
+ * batch_norm.ts's composite path; only the grouping of the elementwise steps differs (float32
+ * rounding).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BatchNormInputs, TrainingResult } from '../core/types';
-import { featureView, FeatureView } from '../core/view';
+import { featureView } from '../core/view';
 
 /**
  * Backends whose batchNorm broadcasts [1, C, 1] statistics over any `[outer, C, inner]` view.
@@ -50,13 +53,39 @@ function unpackInputs(args: BatchNormInputs, tensors: tf.Tensor[]) {
   return { x: tensors[0], gamma, beta };
 }
 
-function perChannel(v: tf.Tensor, view: FeatureView): tf.Tensor3D {
-  return tf.reshape(v, [1, view.channels, 1]);
+/** How per-channel values broadcast against x, and the axes the statistics reduce over. */
+interface Layout {
+  /** `[C]` for the last axis, else x's rank with C at the feature axis and 1 elsewhere. */
+  shape: number[];
+  axes: number[];
+  /** Values per channel. */
+  count: number;
+}
+
+function layoutOf(args: BatchNormInputs): Layout {
+  const { x, axis } = args;
+  const last = axis === x.rank - 1;
+  return {
+    shape: last ? [x.shape[axis]] : x.shape.map((d, i) => (i === axis ? d : 1)),
+    axes: x.shape.map((_, i) => i).filter((i) => i !== axis),
+    count: featureView(x.shape, axis).count,
+  };
+}
+
+function perChannel(v: tf.Tensor, layout: Layout): tf.Tensor {
+  return tf.util.arraysEqual(v.shape, layout.shape) ? v : tf.reshape(v, layout.shape);
+}
+
+/** tf.batchNorm for any rank (its typings stop at 4; its kernels broadcast any rank). */
+function batchNorm(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, offset: tf.Tensor | undefined,
+  scale: tf.Tensor | undefined, epsilon: number): tf.Tensor {
+  return tf.batchNorm(x as tf.Tensor4D, mean as tf.Tensor4D, variance as tf.Tensor4D, offset as tf.Tensor4D | undefined,
+    scale as tf.Tensor4D | undefined, epsilon);
 }
 
 /** The gradients for the present inputs (x, then gamma and beta if the layer has them). */
 function gradList(args: BatchNormInputs, dx: tf.Tensor, dgamma: tf.Tensor, dbeta: tf.Tensor): tf.Tensor[] {
-  return [tf.reshape(dx, args.x.shape), ...(args.gamma != null ? [tf.reshape(dgamma, args.gamma.shape)] : []),
+  return [dx, ...(args.gamma != null ? [tf.reshape(dgamma, args.gamma.shape)] : []),
     ...(args.beta != null ? [tf.reshape(dbeta, args.beta.shape)] : [])];
 }
 
@@ -67,32 +96,32 @@ function gradList(args: BatchNormInputs, dx: tf.Tensor, dgamma: tf.Tensor, dbeta
  * Usage: `const { y, mean, variance } = fusedOpsTraining({ x, gamma, beta, axis: 3, epsilon: 1e-3 });`
  */
 export function fusedOpsTraining(args: BatchNormInputs): TrainingResult {
-  const view = featureView(args.x.shape, args.axis);
+  const layout = layoutOf(args);
+  const channels = args.x.shape[args.axis];
   let stats: { mean: tf.Tensor1D; variance: tf.Tensor1D } | null = null;
   const forward = tf.customGrad((...tensorsAndSave: unknown[]) => {
     const save = tensorsAndSave.pop() as tf.GradSaveFunc;
     const { x, gamma, beta } = unpackInputs(args, tensorsAndSave as tf.Tensor[]);
-    const x3 = tf.reshape(x, view.shape) as tf.Tensor3D;
-    const { mean, variance } = tf.moments(x3, [0, 2], true);
-    const y = tf.batchNorm(x3, mean, variance, beta != null ? perChannel(beta, view) : undefined,
-      gamma != null ? perChannel(gamma, view) : undefined, args.epsilon);
+    const { mean, variance } = tf.moments(x, layout.axes, layout.shape.length > 1);
+    const y = batchNorm(x, mean, variance, beta != null ? perChannel(beta, layout) : undefined,
+      gamma != null ? perChannel(gamma, layout) : undefined, args.epsilon);
     // customGrad runs this in a tidy: statistics leave it kept, gradient inputs through save().
-    stats = { mean: tf.keep(tf.reshape(mean, [view.channels])), variance: tf.keep(tf.reshape(variance, [view.channels])) };
-    save([x3, mean, variance, ...(gamma != null ? [gamma] : [])]);
+    stats = { mean: tf.keep(tf.reshape(mean, [channels])), variance: tf.keep(tf.reshape(variance, [channels])) };
+    save([x, mean, variance, ...(gamma != null ? [gamma] : [])]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, smean, svariance, sgamma] = saved;
-      const dy3 = tf.reshape(dy, view.shape);
-      const xhat = tf.batchNorm(sx, smean, svariance, undefined, undefined, args.epsilon);
-      const dbeta = tf.sum(dy3, [0, 2], true);
-      const dgamma = tf.sum(tf.mul(dy3, xhat), [0, 2], true);
+      const keepDims = layout.shape.length > 1;
+      const xhat = batchNorm(sx, smean, svariance, undefined, undefined, args.epsilon);
+      const dbeta = tf.sum(dy, layout.axes, keepDims);
+      const dgamma = tf.sum(tf.mul(dy, xhat), layout.axes, keepDims);
       const invStd = tf.rsqrt(tf.add(svariance, args.epsilon));
-      const k = sgamma != null ? tf.mul(perChannel(sgamma, view), invStd) : invStd;
-      const minusKOverN = tf.div(k, -view.count);
-      const correction = tf.batchNorm(sx, smean, svariance, tf.mul(minusKOverN, dbeta), tf.mul(minusKOverN, dgamma), args.epsilon);
-      const dx = tf.add(tf.mul(dy3, k), correction);
+      const k = sgamma != null ? tf.mul(perChannel(sgamma, layout), invStd) : invStd;
+      const minusKOverN = tf.div(k, -layout.count);
+      const correction = batchNorm(sx, smean, svariance, tf.mul(minusKOverN, dbeta), tf.mul(minusKOverN, dgamma), args.epsilon);
+      const dx = tf.add(tf.mul(dy, k), correction);
       return gradList(args, dx, dgamma, dbeta);
     };
-    return { value: tf.reshape(y, args.x.shape), gradFunc };
+    return { value: y, gradFunc };
   });
   const y = forward(...inputsOf(args));
   const { mean, variance } = stats as unknown as { mean: tf.Tensor1D; variance: tf.Tensor1D };
@@ -106,29 +135,33 @@ export function fusedOpsTraining(args: BatchNormInputs): TrainingResult {
  * Usage: `const y = fusedOpsInference({ x, gamma, beta, axis: 1, epsilon: 1e-3 }, movingMean, movingVariance);`
  */
 export function fusedOpsInference(args: BatchNormInputs, mean: tf.Tensor, variance: tf.Tensor): tf.Tensor {
-  const view = featureView(args.x.shape, args.axis);
+  const layout = layoutOf(args);
+  if (layout.shape.length === 1 && args.gamma != null && args.beta != null) {
+    // Channels last with gamma and beta: exactly the built-in's tf.batchNorm call, whose own
+    // registered gradient (analytic) is right for this layout, so no customGrad wrapper is
+    // needed. (Its gradient fails without gamma or beta, and off the last axis.)
+    return batchNorm(args.x, mean, variance, args.beta, args.gamma, args.epsilon);
+  }
   const forward = tf.customGrad((...tensorsAndSave: unknown[]) => {
     const save = tensorsAndSave.pop() as tf.GradSaveFunc;
     const { x, gamma, beta } = unpackInputs(args, tensorsAndSave as tf.Tensor[]);
-    const x3 = tf.reshape(x, view.shape) as tf.Tensor3D;
-    const m3 = perChannel(mean, view);
-    const v3 = perChannel(variance, view);
-    const y = tf.batchNorm(x3, m3, v3, beta != null ? perChannel(beta, view) : undefined,
-      gamma != null ? perChannel(gamma, view) : undefined, args.epsilon);
-    save([x3, m3, v3, ...(gamma != null ? [gamma] : [])]);
+    const m = perChannel(mean, layout);
+    const v = perChannel(variance, layout);
+    const y = batchNorm(x, m, v, beta != null ? perChannel(beta, layout) : undefined,
+      gamma != null ? perChannel(gamma, layout) : undefined, args.epsilon);
+    save([x, m, v, ...(gamma != null ? [gamma] : [])]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sx, smean, svariance, sgamma] = saved;
-      const dy3 = tf.reshape(dy, view.shape);
       const invStd = tf.rsqrt(tf.add(svariance, args.epsilon));
-      const k = sgamma != null ? tf.mul(perChannel(sgamma, view), invStd) : invStd;
-      const dx = tf.mul(dy3, k);
+      const k = sgamma != null ? tf.mul(perChannel(sgamma, layout), invStd) : invStd;
+      const dx = tf.mul(dy, k);
       // dgamma and dbeta only when the layer has them (a frozen layer needs dx alone).
       const dgamma = args.gamma != null
-        ? tf.sum(tf.mul(dy3, tf.batchNorm(sx, smean, svariance, undefined, undefined, args.epsilon)), [0, 2]) : dx;
-      const dbeta = args.beta != null ? tf.sum(dy3, [0, 2]) : dx;
+        ? tf.sum(tf.mul(dy, batchNorm(sx, smean, svariance, undefined, undefined, args.epsilon)), layout.axes) : dx;
+      const dbeta = args.beta != null ? tf.sum(dy, layout.axes) : dx;
       return gradList(args, dx, dgamma, dbeta);
     };
-    return { value: tf.reshape(y, args.x.shape), gradFunc };
+    return { value: y, gradFunc };
   });
   return forward(...inputsOf(args));
 }
