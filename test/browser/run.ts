@@ -4,14 +4,20 @@
  * when missing) on the webgl (SwiftShader), wasm and cpu backends, in one browser launch.
  * Exits non-zero when any check fails, and when Chromium cannot start: there is no skip.
  *
+ * It also opens the example page (examples/browser/), which trains, saves to IndexedDB and
+ * reloads, and takes a screenshot of it.
+ *
  * Usage: `npm run test:browser` | `npm run test:browser -- --backends webgl,cpu`
+ *        | `npm run test:browser -- --screenshot docs/example-browser.png` (refresh the README's picture)
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { batchNormalization, saveModel } from '../../src';
+import { examplePage } from '../../examples/browser/build';
 import { launchChromium } from '../../scripts/browser/chromium';
 import { ROOT, serve } from '../../scripts/browser/serve';
+import type { BrowserContext } from 'playwright-core';
 import type { CheckResult } from './page';
 
 const BACKENDS = ['webgl', 'wasm', 'cpu'];
@@ -69,14 +75,38 @@ async function scriptTagCheck(): Promise<{ ok: boolean; detail: string }> {
   return { ok, detail: `class ${cls}, registered ${registered}, loss ${loss.toFixed(4)}, leaked ${leaked}` };
 }
 
+/**
+ * Opens the example page (2 epochs on webgl), waits for it to finish, checks what it reports and
+ * takes a screenshot (into .cache/, or to `screenshotPath` with `--screenshot docs/example-browser.png`).
+ */
+async function runExample(context: BrowserContext, origin: string, screenshotPath?: string): Promise<{ ok: boolean; detail: string }> {
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.setViewportSize({ width: 940, height: 760 });
+  await page.goto(`${origin}/example.html?epochs=2&backend=webgl`);
+  await page.waitForFunction(() => 'exampleResult' in window, null, { timeout: 120000 });
+  const r = await page.evaluate(() => (window as unknown as { exampleResult: Record<string, unknown> }).exampleResult);
+  const shot = screenshotPath ?? path.join(ROOT, '.cache', 'browser-test', 'example.png');
+  await page.screenshot({ path: shot });
+  await page.close();
+  const ok = errors.length === 0 && r.error == null && r.backend === 'webgl' && r.identical === true &&
+    r.bnClass === 'TfjsBatchNormalization' && (r.accWithBN as number) > 0.5;
+  const detail = r.error != null ? `error: ${r.error}` : `accuracy with BN ${(r.accWithBN as number).toFixed(3)}, ` +
+    `without ${(r.accWithout as number).toFixed(3)}, reloaded ${r.bnClass}, identical predictions ${r.identical}; ` +
+    `screenshot ${path.relative(ROOT, shot)}${errors.length ? `; page errors: ${errors.join('; ')}` : ''}`;
+  return { ok, detail };
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   const backends = option('--backends')?.split(',') ?? BACKENDS;
   const dir = path.join(ROOT, '.cache', 'browser-test');
   const served = await serve({
     dir,
-    entries: { page: 'test/browser/page.ts' },
+    entries: { page: 'test/browser/page.ts', ...examplePage().entries },
     files: {
+      ...examplePage().files,
       'index.html': '<!doctype html><meta charset="utf-8"><title>tfjs-batchnorm browser tests</title><script type="module" src="/page.js"></script>\n',
       // The script-tag route: tfjs's own minified build, then the package's.
       'tf.min.js': path.join(ROOT, 'node_modules', '@tensorflow', 'tfjs', 'dist', 'tf.min.js'),
@@ -110,6 +140,10 @@ async function main(): Promise<number> {
     const viaScript = await scriptTag.evaluate(scriptTagCheck);
     console.log(`${viaScript.ok ? '  ok  ' : 'FAILED'} [script tag] tf.min.js + tfjs-batchnorm.min.js: ${viaScript.detail}`);
     if (!viaScript.ok) failures.push('[script tag] tf.min.js + tfjs-batchnorm.min.js');
+
+    const example = await runExample(browser.context, served.origin, option('--screenshot'));
+    console.log(`${example.ok ? '  ok  ' : 'FAILED'} [example] examples/browser trains, saves to IndexedDB, reloads: ${example.detail}`);
+    if (!example.ok) failures.push('[example] examples/browser');
   } finally {
     await browser.close();
     await served.stop();
