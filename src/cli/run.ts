@@ -11,6 +11,7 @@ import { foldBatchNorm } from '../convert/fold';
 import { loadModel, saveModel } from '../io/load_save';
 import { DEFAULT_MAX_MODEL_JSON_BYTES } from '../io/safe_read';
 import { useBackend } from './backend';
+import { carryCompanionFiles, nothingToConvert } from './companions';
 import { compareModels } from './compare';
 
 export interface CliOutput {
@@ -135,7 +136,10 @@ function buildProgram(out: CliOutput, setCode: (code: number) => void): Command 
           } finally {
             converted.dispose();
           }
-          out.stdout(`Converted ${paths.length} BatchNormalization layer(s) to ${opts.to}; wrote ${outDir}/model.json\n`);
+          const carried = carryCompanionFiles(input, outDir);
+          out.stdout(paths.length === 0 ? nothingToConvert(model, opts.to, outDir)
+            : `Converted ${paths.length} BatchNormalization layer(s) to ${opts.to}; wrote ${outDir}/model.json\n`);
+          if (carried.length > 0) out.stdout(`Copied ${carried.join(', ')} from beside the input model\n`);
           for (const warning of warnings) out.stderr(`tfjs-batchnorm: warning: ${warning}\n`);
         } finally {
           model.dispose();
@@ -163,8 +167,10 @@ function buildProgram(out: CliOutput, setCode: (code: number) => void): Command 
           } finally {
             folded.dispose();
           }
+          const carried = carryCompanionFiles(input, outDir);
           out.stdout(`Folded ${done.length} of ${done.length + kept.length} BatchNormalization layer(s); ` +
             `wrote ${outDir}/model.json\n`);
+          if (carried.length > 0) out.stdout(`Copied ${carried.join(', ')} from beside the input model\n`);
           for (const k of kept) out.stdout(`  kept ${showPath(k.batchNorm)}: ${k.reason}\n`);
         } finally {
           model.dispose();
