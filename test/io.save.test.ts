@@ -4,7 +4,7 @@
  * with SIGKILL after every step of a save, and at random moments, always leaves a model that
  * loads as the old or the new one, and the next save cleans up what the killed one left.
  */
-import { spawn, spawnSync } from 'child_process';
+import { execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as ts from 'typescript';
@@ -114,6 +114,17 @@ describe('saving over a folder', () => {
     expect(await savedValue(sub)).toBe(6);
     expect(await savedValue(path.dirname(sub))).toBe(6);
     expect(entries(path.dirname(sub))).toEqual(['model.json', 'sub', 'weights.bin']);
+  });
+
+  it('a FIFO named model.json in the output folder does not block the save: it is replaced', async () => {
+    const dir = path.join(root, 'out');
+    fs.mkdirSync(dir);
+    execFileSync('mkfifo', [path.join(dir, 'model.json')]);
+    const model = modelOf(8);
+    await saveModel(model, dir);
+    model.dispose();
+    expect(fs.statSync(path.join(dir, 'model.json')).isFile()).toBe(true);
+    expect(await savedValue(dir)).toBe(8);
   });
 
   it('a second save into the same folder while one runs is refused; a lock left by a dead process is taken over', async () => {

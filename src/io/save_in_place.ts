@@ -76,10 +76,23 @@ function isPlainName(p: unknown): p is string {
   return typeof p === 'string' && p !== '' && p !== '.' && p !== '..' && !/[/\\]/.test(p);
 }
 
+/** Largest model.json or journal a save reads from the target folder. */
+const MAX_READ_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The text of `file` if it is a regular file of at most MAX_READ_BYTES (a FIFO or device placed
+ * in the output folder must not block or flood the save), else null.
+ */
+async function readSmallFile(file: string): Promise<string | null> {
+  const stat = await statOrNull(file);
+  if (stat == null || !stat.isFile() || stat.size > MAX_READ_BYTES) return null;
+  return fs.promises.readFile(file, 'utf8');
+}
+
 /** The shards the folder's model.json lists (plain names only), or [] if there is none. */
 async function referencedShards(dir: string): Promise<string[]> {
   try {
-    const json = JSON.parse(await fs.promises.readFile(path.join(dir, MODEL_JSON), 'utf8')) as
+    const json = JSON.parse((await readSmallFile(path.join(dir, MODEL_JSON))) ?? '{}') as
       { weightsManifest?: { paths?: unknown[] }[] };
     return (json.weightsManifest ?? []).flatMap((g) => g.paths ?? []).filter(isPlainName);
   } catch {
@@ -129,7 +142,7 @@ async function recover(dir: string): Promise<void> {
   const journal = path.join(dir, JOURNAL);
   let listed: unknown[] = [];
   try {
-    const parsed: unknown = JSON.parse(await fs.promises.readFile(journal, 'utf8'));
+    const parsed: unknown = JSON.parse((await readSmallFile(journal)) ?? '[]');
     if (Array.isArray(parsed)) listed = parsed;
   } catch {
     // No journal, or one cut short before any new file existed: nothing to remove.
