@@ -165,3 +165,94 @@ test('test_masked_broadcast_normalization', () => {
   expectAllClose(movingMean, tf.ones([4]), 1e-6);
   expectAllClose(movingVariance, tf.zeros([4]), 1e-6);
 });
+
+describe('batch renormalization (Keras 3 renorm cases)', () => {
+  /** A layer's weight values by name (gamma, moving_stddev, ...). */
+  const weight = (layer: tf.layers.Layer, name: string) => {
+    const w = layer.weights.find((v) => v.originalName.split('/').pop() === name);
+    if (w == null) throw new Error(`no weight ${name}`);
+    return w.read();
+  };
+
+  it.each([
+    [{ center: true, scale: true, renorm: true }, [2, 3]],
+    [{ center: true, scale: true, renorm: true, renormClipping: { rmax: 3.0, rmin: 0.3, dmax: 5.0 } }, [2, 4, 4, 3]],
+  ])('test_renorm_basics %p on %p', (init, shape) => {
+    const layer = bn(init as never);
+    const y = layer.apply(tf.randomNormal(shape, 0, 1, 'float32', 8), { training: true }) as tf.Tensor;
+    expect(y.shape).toEqual(shape);
+    expect(layer.trainableWeights.length).toBe(2);
+    // moving_mean, moving_variance, moving_stddev, renorm_mean, renorm_stddev
+    expect(layer.nonTrainableWeights.length).toBe(5);
+    expect(layer.losses.length).toBe(0);
+    expect(layer.supportsMasking).toBe(true);
+  });
+
+  it.each([
+    [{ random_key: 1.0 }, 'renormClipping keys among rmax, rmin, dmax, but received key(s) random_key'],
+    [{ rmax: 0.0, rmin: 1.0 }, 'renormClipping.rmax >= rmin, but received rmax 0, rmin 1'],
+    [{ rmax: 1.0, dmax: -1.0 }, 'renormClipping.dmax >= 0, but received dmax -1'],
+  ])('test_renorm_invalid_clipping_keys %p (the message in this package\'s format)', (clipping, message) => {
+    expect(() => bn({ name: 'rn', renorm: true, renormClipping: clipping as never })).toThrow(`BatchNormalization layer 'rn': expected ${message}.`);
+  });
+
+  it('test_renorm_stddev_initializer', () => {
+    const layer = bn({ renorm: true, movingVarianceInitializer: tf.initializers.constant({ value: 4 }) });
+    layer.build([null, 5] as never);
+    expectAllClose(weight(layer, 'moving_stddev'), Array(5).fill(2), 1e-6);
+    expectAllClose(weight(layer, 'renorm_stddev'), Array(5).fill(2), 1e-6);
+  });
+
+  it('test_renorm_inference', () => {
+    const plain = bn({ renorm: false });
+    const renorm = bn({ renorm: true });
+    plain.build([null, 10] as never);
+    renorm.build([null, 10] as never);
+    const values4 = [0, 1, 2, 3].map((k) => tf.randomNormal([10], 0, 1, 'float32', 20 + k));
+    values4[3] = tf.abs(values4[3]); // a variance
+    plain.setWeights(values4);
+    renorm.setWeights([...values4, ...renorm.getWeights().slice(4)]);
+    const x = tf.randomNormal([4, 10], 0, 1, 'float32', 30);
+    expectAllClose(renorm.apply(x, { training: false }) as tf.Tensor, plain.apply(x, { training: false }) as tf.Tensor, 1e-5, 1e-5);
+  });
+
+  it('test_renorm_correctness', () => {
+    const epsilon = 1e-3;
+    const momentum = 0.9;
+    const renormMomentum = 0.8;
+    const layer = bn({ axis: -1, epsilon, momentum, renorm: true, renormMomentum });
+    layer.build([null, 3] as never);
+    // Initial values drawn as Keras's case draws them (its seed is numpy's; these are seeded tfjs draws).
+    const initMovingMean = tf.randomNormal([3], 0, 1, 'float32', 1337);
+    const initMovingVar = tf.abs(tf.randomNormal([3], 1, 0.5, 'float32', 1338));
+    const initMovingStddev = tf.sqrt(initMovingVar);
+    const initRenormMean = tf.randomNormal([3], 0, 1, 'float32', 1339);
+    const initRenormStddev = tf.add(tf.abs(tf.randomNormal([3], 1, 0.5, 'float32', 1340)), 0.1);
+    const initGamma = tf.randomNormal([3], 1, 0.1, 'float32', 1341);
+    const initBeta = tf.randomNormal([3], 0, 0.1, 'float32', 1342);
+    // Weight order: gamma, beta, moving_mean, moving_variance, moving_stddev, renorm_mean, renorm_stddev.
+    layer.setWeights([initGamma, initBeta, initMovingMean, initMovingVar, initMovingStddev, initRenormMean, initRenormStddev]);
+
+    const x = tf.tensor2d([[4.0, 6.0, 2.0], [8.0, -2.0, 5.0], [6.0, 4.0, 3.0]]);
+    const { mean: batchMean, variance: batchVar } = tf.moments(x, 0);
+    const batchStddev = tf.sqrt(tf.add(batchVar, epsilon));
+    const r = tf.div(batchStddev, initRenormStddev);
+    const d = tf.div(tf.sub(batchMean, initRenormMean), initRenormStddev);
+    const expected = tf.add(tf.mul(tf.add(tf.mul(tf.div(tf.sub(x, batchMean), batchStddev), r), d), initGamma), initBeta);
+    expectAllClose(layer.apply(x, { training: true }) as tf.Tensor, expected, 1e-5);
+
+    const ema = (init: tf.Tensor, batch: tf.Tensor, m: number) => tf.add(tf.mul(init, m), tf.mul(batch, 1 - m));
+    expectAllClose(weight(layer, 'renorm_mean'), ema(initRenormMean, batchMean, renormMomentum), 1e-5);
+    expectAllClose(weight(layer, 'renorm_stddev'), ema(initRenormStddev, batchStddev, renormMomentum), 1e-5);
+    expectAllClose(weight(layer, 'moving_mean'), ema(initMovingMean, batchMean, momentum), 1e-5);
+    const expectedMovingStddev = ema(initMovingStddev, batchStddev, momentum);
+    expectAllClose(weight(layer, 'moving_stddev'), expectedMovingStddev, 1e-5);
+    expectAllClose(weight(layer, 'moving_variance'), tf.sub(tf.square(expectedMovingStddev), epsilon), 1e-5);
+  });
+
+  it('test_serialization', () => {
+    const layer = bn({ renorm: true, renormClipping: { rmax: 3.0, rmin: 0.3, dmax: 5.0 }, renormMomentum: 0.95 });
+    const config = layer.getConfig();
+    expect(BatchNormalization.fromConfig(BatchNormalization, config).getConfig()).toEqual(config);
+  });
+});
