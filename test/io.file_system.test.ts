@@ -83,7 +83,7 @@ it('reads a weight group split over several shards, as the converter writes larg
   [model, loaded].forEach((m) => m.dispose());
 });
 
-describe('atomic save', () => {
+describe('save over an existing model', () => {
   it('replaces an existing model, keeps unrelated files, removes superseded shards, leaves no temp dirs', async () => {
     const dir = path.join(root, 'net');
     writeKerasModel(dir);

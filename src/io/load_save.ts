@@ -42,7 +42,8 @@ export async function loadModel(modelPath: string, options: FileSystemOptions = 
 }
 
 /**
- * Saves a model into a directory as model.json + weights.bin, atomically.
+ * Saves a model into a directory as model.json + one weight shard, crash-safely, keeping the folder's other
+ * entries (see saveInPlace).
  *
  * Usage: `await saveModel(model, 'models/net-folded');`
  */
