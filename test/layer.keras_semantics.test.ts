@@ -103,6 +103,18 @@ describe('masks as Keras lays them out', () => {
     expect(layer.getWeights().map(values)).toEqual([...layer.getWeights().map(values).slice(0, 2), m1, v1]);
   });
 
+  it('with renorm too, a fully masked channel keeps all five statistics', () => {
+    const layer = bn({ momentum: 0.5, renorm: true, renormMomentum: 0.5 });
+    layer.apply(input([4, 2, 3]), { training: true });
+    const before = layer.getWeights().map(values);
+    // Steps 0 and 1 of sample 0 only: every channel has data, so all move.
+    layer.apply(input([4, 2, 3], 3), { training: true, mask: tf.tensor2d([[1, 1], [0, 0], [0, 0], [0, 0]]) });
+    const moved = layer.getWeights().map(values);
+    expect(moved.slice(2).every((w, i) => w.some((v, c) => v !== before[i + 2][c]))).toBe(true);
+    layer.apply(input([4, 2, 3], 4), { training: true, mask: tf.zeros([4, 2]) });
+    expect(layer.getWeights().map(values)).toEqual(moved);
+  });
+
   it('in model.fit, a batch of all-padding sequences leaves the moving statistics where they were', async () => {
     const tokens = tf.input({ shape: [4], dtype: 'int32' });
     const layer = bn({ momentum: 0.5 });

@@ -145,13 +145,13 @@ class BatchNormalizationLayer extends NormalizationBase {
       }
       if (x.size === 0) throw this.error('a non-empty batch in training', `shape ${JSON.stringify(x.shape)}`);
       const normalize = this.trainingNormalization(x, mask, weights);
-      if (this.renormState != null) return this.renormStep(args, normalize, this.renormState);
-      const { y, mean, variance } = normalize(args);
-      // A channel without any unmasked position has no batch statistics: its moving ones stay.
+      // A channel without any unmasked position has no batch statistics: its statistics stay.
       const seen = weights == null ? null : tf.greater(tf.sum(weights, this.reductionAxes(x.rank)), 0);
+      const update: Update = (v, next) => assign(v, seen == null ? next : tf.where(seen, next, vector(v.read())));
+      if (this.renormState != null) return this.renormStep(args, normalize, this.renormState, update);
+      const { y, mean, variance } = normalize(args);
       for (const [moving, batch] of [[this.movingMean, mean], [this.movingVariance, variance]] as const) {
-        const next = movingAverage(vector(moving.read()), batch, this.momentum);
-        assign(moving, seen == null ? next : tf.where(seen, next, vector(moving.read())));
+        update(moving, movingAverage(vector(moving.read()), batch, this.momentum));
       }
       mean.dispose();
       variance.dispose();
@@ -183,7 +183,7 @@ class BatchNormalizationLayer extends NormalizationBase {
 
   /** A renorm training step: corrected output, then the five statistics updated as Keras does. */
   private renormStep(args: BatchNormInputs, normalize: TrainingNormalization,
-    state: Record<'movingStddev' | 'renormMean' | 'renormStddev', LayerVariable>): tf.Tensor {
+    state: Record<'movingStddev' | 'renormMean' | 'renormStddev', LayerVariable>, update: Update): tf.Tensor {
     const { y, mean, variance, r, d } = batchRenormTraining(args,
       { renormMean: vector(state.renormMean.read()), renormStddev: vector(state.renormStddev.read()) },
       this.renormOptions.clipping, normalize);
@@ -191,11 +191,11 @@ class BatchNormalizationLayer extends NormalizationBase {
       renormMean: vector(state.renormMean.read()), renormStddev: vector(state.renormStddev.read()),
       movingMean: vector(this.movingMean.read()), movingStddev: vector(state.movingStddev.read()),
     }, mean, variance, { momentum: this.momentum, renormMomentum: this.renormOptions.momentum, epsilon: this.epsilon });
-    assign(state.renormMean, next.renormMean);
-    assign(state.renormStddev, next.renormStddev);
-    assign(this.movingMean, next.movingMean);
-    assign(state.movingStddev, next.movingStddev);
-    assign(this.movingVariance, next.movingVariance);
+    update(state.renormMean, next.renormMean);
+    update(state.renormStddev, next.renormStddev);
+    update(this.movingMean, next.movingMean);
+    update(state.movingStddev, next.movingStddev);
+    update(this.movingVariance, next.movingVariance);
     tf.dispose([mean, variance, r, d, ...Object.values(next)]);
     return y;
   }
@@ -216,6 +216,9 @@ class BatchNormalizationLayer extends NormalizationBase {
 function vector<T extends tf.Tensor | null>(t: T): T {
   return (t == null || t.rank === 1 ? t : tf.reshape(t, [-1])) as T;
 }
+
+/** Writes a new per-channel value into a statistics weight (keeping channels the batch did not see). */
+type Update = (v: LayerVariable, next: tf.Tensor) => void;
 
 /** Writes a per-channel vector into a weight of its own shape. */
 function assign(v: LayerVariable, value: tf.Tensor): void {
