@@ -168,6 +168,16 @@ it('the nesting limit counts only real brackets: brackets and escaped quotes ins
     'expected a TensorFlow.js layers model.json.');
 });
 
+it('a model.json with a list of 150000 objects in a layer config loads (the topology walk does not recurse or spread)', async () => {
+  const modelJson = await savedModel('m');
+  const json = readJson(modelJson);
+  json.modelTopology.config.layers[1].config.note = Array.from({ length: 150000 }, () => ({}));
+  writeJson(modelJson, json);
+  const model = await loadModel(modelJson);
+  expect(model.layers.map((l) => l.name)).toEqual(['x', 'd1', 'bn', 'd2']);
+  model.dispose();
+});
+
 describe('failed loads leak nothing', () => {
   it('an unknown class name in a later layer: ModelFileError, no tensors left', async () => {
     const modelJson = await savedModel('m');

@@ -190,7 +190,13 @@ export async function readShards(modelJson: string, groups: ShardRef[][], groupB
       if (actual !== groupBytes[g]) throw sizeMismatch(modelJson, shards, groupBytes[g], actual, groupWeights[g]);
     }
     const total = groupBytes.reduce((a, b) => a + b, 0);
-    const data = new Uint8Array(total);
+    let data: Uint8Array;
+    try {
+      data = new Uint8Array(total);
+    } catch (e) {
+      throw new ModelFileError(modelJson, `its weight shards hold ${total} bytes, more than this process can allocate ` +
+        `(${(e as Error).message}).`);
+    }
     let offset = 0;
     for (const [g, files] of opened.entries()) {
       const start = offset;
@@ -200,7 +206,7 @@ export async function readShards(modelJson: string, groups: ShardRef[][], groupB
         throw sizeMismatch(modelJson, groups[g], groupBytes[g], offset - start, groupWeights[g]);
       }
     }
-    return data.buffer;
+    return data.buffer as ArrayBuffer;
   } finally {
     await Promise.all(opened.flat().map((f) => f.handle.close()));
   }

@@ -35,13 +35,14 @@ export function checkTopology(topology: unknown, file: string): void {
   while (stack.length > 0) {
     const value = stack.pop();
     if (Array.isArray(value)) {
-      stack.push(...value);
+      // One by one: spreading a list of millions of items would overflow the call stack.
+      for (const item of value) if (typeof item === 'object' && item != null) stack.push(item);
     } else if (isObject(value)) {
       const cls = value['class_name'] ?? value['className'];
       if (typeof cls === 'string' && FUNCTIONAL.includes(cls) && isObject(value['config'])) {
         checkFunctional(value['config'], file);
       }
-      stack.push(...Object.values(value));
+      for (const item of Object.values(value)) if (typeof item === 'object' && item != null) stack.push(item);
     }
   }
 }
