@@ -5,4 +5,6 @@ module.exports = {
   roots: ['<rootDir>/test'],
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
   testTimeout: 120000,
+  // No tfjs-node banner per test file; see the file.
+  setupFiles: ['<rootDir>/test/setup/quiet_tfjs.ts'],
 };
