@@ -76,6 +76,11 @@ function perChannel(v: tf.Tensor, layout: Layout): tf.Tensor {
   return tf.util.arraysEqual(v.shape, layout.shape) ? v : tf.reshape(v, layout.shape);
 }
 
+/** Whether a gradient tape is recording (inside tf.grad, tf.variableGrads, model.fit's step). */
+function recordingGradients(): boolean {
+  return tf.engine().state.gradientDepth > 0;
+}
+
 /** tf.batchNorm for any rank (its typings stop at 4; its kernels broadcast any rank). */
 function batchNorm(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, offset: tf.Tensor | undefined,
   scale: tf.Tensor | undefined, epsilon: number): tf.Tensor {
@@ -136,11 +141,14 @@ export function fusedOpsTraining(args: BatchNormInputs): TrainingResult {
  */
 export function fusedOpsInference(args: BatchNormInputs, mean: tf.Tensor, variance: tf.Tensor): tf.Tensor {
   const layout = layoutOf(args);
-  if (layout.shape.length === 1 && args.gamma != null && args.beta != null) {
-    // Channels last with gamma and beta: exactly the built-in's tf.batchNorm call, whose own
-    // registered gradient (analytic) is right for this layout, so no customGrad wrapper is
-    // needed. (Its gradient fails without gamma or beta, and off the last axis.)
-    return batchNorm(args.x, mean, variance, args.beta, args.gamma, args.epsilon);
+  if (!recordingGradients() || (layout.shape.length === 1 && args.gamma != null && args.beta != null)) {
+    // The built-in's own tf.batchNorm call: when no gradient is being recorded (predict), and
+    // channels-last with gamma and beta, where tf.batchNorm's registered gradient (analytic) is
+    // right. Its gradient fails without gamma or beta and off the last axis, which is what the
+    // customGrad below is for (e.g. fine-tuning through a frozen channels-first layer).
+    return tf.tidy(() => batchNorm(args.x, perChannel(mean, layout), perChannel(variance, layout),
+      args.beta != null ? perChannel(args.beta, layout) : undefined,
+      args.gamma != null ? perChannel(args.gamma, layout) : undefined, args.epsilon));
   }
   const forward = tf.customGrad((...tensorsAndSave: unknown[]) => {
     const save = tensorsAndSave.pop() as tf.GradSaveFunc;
