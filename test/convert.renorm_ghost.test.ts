@@ -4,6 +4,7 @@
  * by the inference formula, keep training with their settings, convert both ways and fold; plain
  * `BatchNormalization` configs still load as tfjs's built-in.
  */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
@@ -137,4 +138,25 @@ test('the CLI converts a renorm model to stock (warning on stderr) and folds a g
   expect(fs.readFileSync(path.join(dir, 'stock', 'model.json'), 'utf8')).not.toMatch(/"renorm"|moving_stddev/);
   expect(await run(['fold', path.join(dir, 'ghost', 'model.json'), path.join(dir, 'folded')], out)).toBe(0);
   expect(fs.readFileSync(path.join(dir, 'folded', 'model.json'), 'utf8')).not.toMatch(/BatchNormalization/);
+});
+
+test('plain tfjs cannot load either fixture, and its built-in drops the arguments (what this package fixes)', () => {
+  writeKerasVariant(path.join(dir, 'renorm'), 'renorm');
+  writeKerasVariant(path.join(dir, 'ghost'), 'ghost');
+  // A separate Node process that only has tfjs: no loader of this package registered.
+  const script = `
+    const tf = require('@tensorflow/tfjs'); const fs = require('fs');
+    const load = (d) => { const json = JSON.parse(fs.readFileSync(d + '/model.json', 'utf8'));
+      const bin = fs.readFileSync(d + '/group1-shard1of1.bin');
+      return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology,
+        weightSpecs: json.weightsManifest[0].weights,
+        weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) })).then(() => 'loaded', (e) => e.message); };
+    const layer = tf.layers.batchNormalization({ renorm: true, virtualBatchSize: 2 });
+    Promise.all([load(process.argv[1]), load(process.argv[2])]).then((errors) =>
+      process.stdout.write(JSON.stringify({ errors, keys: Object.keys(layer.getConfig()) })));`;
+  const out = JSON.parse(execFileSync(process.execPath, ['-e', script, path.join(dir, 'renorm'), path.join(dir, 'ghost')],
+    { cwd: path.join(__dirname, '..'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+  expect(out.errors).toEqual(['Provided weight data has no target variable: bn/moving_stddev',
+    'Shape mismatch: [4] vs. [1,1,1,1,4]']);
+  expect(out.keys.filter((k: string) => /renorm|virtual/i.test(k))).toEqual([]);
 });
