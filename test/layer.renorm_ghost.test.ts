@@ -190,6 +190,11 @@ describe.each([
 
 test('a training call leaks no tensors, with renorm, ghost batches, both, and on errors', () => {
   const x = input([4, 3, 2], 5);
+  const start = tf.memory().numTensors;
+  const model = tf.sequential({ layers: [batchNormalization({ renorm: true, virtualBatchSize: 2, inputShape: [3, 2] })] });
+  tf.dispose(model.predict(x) as tf.Tensor);
+  model.dispose();
+  expect(tf.memory().numTensors).toBe(start);
   for (const args of [{ renorm: true }, { virtualBatchSize: 2 }, { renorm: true, virtualBatchSize: 4 }]) {
     const layer = new BatchNormalization(args);
     layer.apply(x, { training: true });

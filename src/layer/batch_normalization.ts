@@ -122,7 +122,9 @@ class BatchNormalizationLayer extends NormalizationBase {
     // Keras starts both standard deviations at the square root of the variance initializer.
     const stddev = (name: string) => {
       const v = add(name, this.movingInitializers.variance);
-      v.write(tf.tidy(() => tf.sqrt(v.read())));
+      const root = tf.tidy(() => tf.sqrt(v.read()));
+      v.write(root); // the variable takes its own reference
+      root.dispose();
       return v;
     };
     this.renormState = {
