@@ -178,6 +178,23 @@ it('a model.json with a list of 150000 objects in a layer config loads (the topo
   model.dispose();
 });
 
+it('a model with more layers than the limit (default 20000) is refused before tfjs builds it', async () => {
+  const dir = path.join(root, 'many');
+  fs.mkdirSync(dir);
+  const layers: unknown[] = [{ class_name: 'InputLayer', config: { name: 'in', batch_input_shape: [null, 2] } }];
+  for (let i = 0; i < 20000; i++) layers.push({ class_name: 'Activation', config: { name: `a${i}`, activation: 'linear' } });
+  const modelJson = path.join(dir, 'model.json');
+  writeJson(modelJson, { modelTopology: { class_name: 'Sequential', config: { name: 's', layers } }, weightsManifest: [] });
+  const start = Date.now();
+  expect((await loadError(modelJson)).message).toBe(`${modelJson}: has more than 20000 layers (nested models included), ` +
+    'the limit for one model (raise it with the maxLayers option); tfjs takes minutes to build that many.');
+  // Seconds, where building them would take longer (about 0.3 ms per layer, twice).
+  expect(Date.now() - start).toBeLessThan(3000);
+  const small = await savedModel('m');
+  await expect(loadModel(small, { maxLayers: 3 })).rejects.toThrow(/has more than 3 layers/);
+  (await loadModel(small, { maxLayers: 4 })).dispose();
+});
+
 describe('failed loads leak nothing', () => {
   it('an unknown class name in a later layer: ModelFileError, no tensors left', async () => {
     const modelJson = await savedModel('m');

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ModelFileError } from './errors';
-import { checkTopology } from './topology';
+import { checkTopology, DEFAULT_MAX_LAYERS } from './topology';
 
 type LayerVariable = tf.LayerVariable;
 type AddWeight = (this: tf.layers.Layer, name: string, shape: number[], dtype?: tf.DataType, ...rest: unknown[]) => LayerVariable;
@@ -29,8 +29,9 @@ const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
  *
  * Usage: `const model = await buildChecked(artifacts, 'm/model.json'); model.loadWeights(weights);`
  */
-export async function buildChecked(artifacts: tf.io.ModelArtifacts, file: string): Promise<tf.LayersModel> {
-  checkTopology(artifacts.modelTopology, file);
+export async function buildChecked(artifacts: tf.io.ModelArtifacts, file: string,
+  maxLayers = DEFAULT_MAX_LAYERS): Promise<tf.LayersModel> {
+  checkTopology(artifacts.modelTopology, file, maxLayers);
   const specs = modelWeightSpecs(artifacts.weightSpecs ?? []);
   const provided = specs.reduce((sum, s) => sum + count(s.shape), 0);
   let remaining = provided;

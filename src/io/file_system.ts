@@ -20,6 +20,8 @@ export interface FileSystemOptions {
   writeFile?: WriteFile;
   /** Largest model.json read, in bytes (default DEFAULT_MAX_MODEL_JSON_BYTES, 64 MiB). */
   maxModelJsonBytes?: number;
+  /** Most layers a loaded model may have, nested models included (default DEFAULT_MAX_LAYERS, 20000). */
+  maxLayers?: number;
 }
 
 /** `file://a/b` -> `a/b`; a plain path is returned unchanged. */
@@ -75,7 +77,7 @@ export async function readModelArtifacts(modelPath: string, options: FileSystemO
 async function readCheckedArtifacts(modelPath: string, options: FileSystemOptions): Promise<tf.io.ModelArtifacts> {
   const file = await resolveModelJson(modelPath);
   const artifacts = await readModelArtifacts(file, options);
-  const model = await buildChecked(artifacts, file);
+  const model = await buildChecked(artifacts, file, options.maxLayers);
   model.dispose();
   return artifacts;
 }

@@ -17,7 +17,7 @@ import { fileSystem, FileSystemOptions, readModelArtifacts, resolveModelJson, st
 export async function loadModel(modelPath: string, options: FileSystemOptions = {}): Promise<tf.LayersModel> {
   const file = await resolveModelJson(stripFileScheme(modelPath));
   const artifacts = await readModelArtifacts(file, options);
-  const model = await buildChecked(artifacts, file);
+  const model = await buildChecked(artifacts, file, options.maxLayers);
   let weights: tf.NamedTensorMap = {};
   try {
     // tfjs-core and tfjs-layers declare the same TrainingConfig JSON twice.

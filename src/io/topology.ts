@@ -8,6 +8,12 @@ import { ModelFileError } from './errors';
 
 type Json = Record<string, unknown>;
 
+/**
+ * Default limit on the layers of one model, nested models included: far above real models (a
+ * ResNet-152 has about 500), low enough that building them takes seconds, not minutes.
+ */
+export const DEFAULT_MAX_LAYERS = 20000;
+
 function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value != null && !Array.isArray(value);
 }
@@ -25,12 +31,14 @@ function asRef(x: unknown): Ref | null {
 
 /**
  * Throws ModelFileError (naming `file`) if any functional model in `topology`, nested ones
- * included, references a layer or node that does not exist, or has a cycle.
+ * included, references a layer or node that does not exist, or has a cycle, or if the model has
+ * more than `maxLayers` layers in all.
  *
  * Usage: `checkTopology(modelJson.modelTopology, 'm/model.json');`
  */
-export function checkTopology(topology: unknown, file: string): void {
+export function checkTopology(topology: unknown, file: string, maxLayers = DEFAULT_MAX_LAYERS): void {
   // Walk every object in the topology (wrappers and nested models hold layer configs anywhere).
+  let layerCount = 0;
   const stack: unknown[] = [topology];
   while (stack.length > 0) {
     const value = stack.pop();
@@ -39,9 +47,15 @@ export function checkTopology(topology: unknown, file: string): void {
       for (const item of value) if (typeof item === 'object' && item != null) stack.push(item);
     } else if (isObject(value)) {
       const cls = value['class_name'] ?? value['className'];
-      if (typeof cls === 'string' && FUNCTIONAL.includes(cls) && isObject(value['config'])) {
-        checkFunctional(value['config'], file);
+      const config = value['config'];
+      if (typeof cls === 'string' && MODEL_CLASSES.includes(cls) && isObject(config) && Array.isArray(config['layers'])) {
+        layerCount += config['layers'].length;
+        if (layerCount > maxLayers) {
+          throw new ModelFileError(file, `has more than ${maxLayers} layers (nested models included), the limit for one ` +
+            'model (raise it with the maxLayers option); tfjs takes minutes to build that many.');
+        }
       }
+      if (typeof cls === 'string' && FUNCTIONAL.includes(cls) && isObject(config)) checkFunctional(config, file);
       for (const item of Object.values(value)) if (typeof item === 'object' && item != null) stack.push(item);
     }
   }
