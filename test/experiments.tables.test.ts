@@ -66,7 +66,8 @@ test('small-batch: a row per available layer, batch size and seed; missing layer
   expect(Array.from(new Set(r.rows.map((row) => row.layer)))).toEqual(available);
   expect(r.rows).toHaveLength(available.length * 2 * 2);
   expectChartFiles(r.chart.svg, r.chart.png, r.chart.fonts, available);
-});
+  // One small CNN fit per available layer, batch size and seed: more layers, more time (minutes on a loaded machine).
+}, 600_000);
 
 test('seeds helpers: spread, formatting, option precedence', () => {
   const s = spread([0.9, 0.92, 0.94]);
