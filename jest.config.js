@@ -5,6 +5,6 @@ module.exports = {
   roots: ['<rootDir>/test'],
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
   testTimeout: 120000,
-  // No tfjs-node banner per test file; see the file.
+  // Drops tfjs's install-tfjs-node banner and its re-registration notices; see the file.
   setupFiles: ['<rootDir>/test/setup/quiet_tfjs.ts'],
 };
