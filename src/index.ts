@@ -9,7 +9,18 @@ export { BatchNormalization, batchNormalization } from './layer/batch_normalizat
 export type { BatchNormalizationArgs } from './layer/batch_normalization';
 // Loaders for BatchNormalizationV1 / V2 and SyncBatchNormalization, the names TF and tf.keras wrote.
 export { BATCH_NORM_ALIASES } from './layer/aliases';
+// The per-sample normalizations on the same base: LayerNormalization, GroupNormalization, InstanceNormalization.
+export { LayerNormalization, layerNormalization } from './layer/layer_normalization';
+export type { LayerNormalizationArgs } from './layer/layer_normalization';
+export { GroupNormalization, groupNormalization, InstanceNormalization, instanceNormalization } from './layer/group_normalization';
+export type { GroupNormalizationArgs, InstanceNormalizationArgs } from './layer/group_normalization';
+export { NormalizationBase } from './layer/normalization_base';
+export type { NormalizationBaseArgs } from './layer/normalization_base';
 export { batchNormTraining, batchNormInference, movingAverage } from './ops/batch_norm';
+export { groupNormalize } from './ops/group_norm';
+export type { GroupNormInputs } from './ops/group_norm';
+export { groupView, layerView } from './core/view';
+export type { GroupView } from './core/view';
 export type { BatchNormInputs, BatchStatistics, TrainingResult } from './ops/batch_norm';
 // Batch renormalization and ghost batch normalization as ops (the layer's `renorm` / `virtualBatchSize`).
 export { batchRenormTraining } from './ops/renorm';

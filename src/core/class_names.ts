@@ -22,3 +22,18 @@ export const CUSTOM_BN = 'TfjsBatchNormalization';
  * device it computes what BatchNormalization computes). They load as this package's layer.
  */
 export const ALIAS_BN = ['BatchNormalizationV1', 'BatchNormalizationV2', 'SyncBatchNormalization'];
+
+/** tfjs's built-in LayerNormalization, and this package's (a name of its own, as for BatchNormalization). */
+export const STOCK_LN = 'LayerNormalization';
+export const CUSTOM_LN = 'TfjsLayerNormalization';
+
+/**
+ * GroupNormalization as Keras 2.11+ / Keras 3 and TF Addons name it. tfjs has no such class, so
+ * this package registers the Keras name itself (and writes it).
+ */
+export const GROUP_NORM = 'GroupNormalization';
+export const GROUP_NORM_ALIASES = ['Addons>GroupNormalization'];
+
+/** InstanceNormalization as keras-contrib names it (written), and TF Addons' name (read). */
+export const INSTANCE_NORM = 'InstanceNormalization';
+export const INSTANCE_NORM_ALIASES = ['Addons>InstanceNormalization'];

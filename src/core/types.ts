@@ -3,6 +3,7 @@
  * to import the other's module for them.
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { GroupView } from './view';
 
 export interface BatchNormInputs {
   /** Input of any rank >= 2, float32. */
@@ -25,4 +26,17 @@ export interface BatchStatistics {
 
 export interface TrainingResult extends BatchStatistics {
   y: tf.Tensor;
+}
+
+/** Inputs of the per-sample normalizations (LayerNormalization, GroupNormalization, InstanceNormalization). */
+export interface GroupNormInputs {
+  /** Input, float32, of the size the view describes. */
+  x: tf.Tensor;
+  /** Scale, `view.channels` values (any shape), or null for none. */
+  gamma: tf.Tensor | null;
+  /** Offset, like gamma. */
+  beta: tf.Tensor | null;
+  /** Where the statistics and the affine parameters sit (see view.ts). */
+  view: GroupView;
+  epsilon: number;
 }

@@ -1,10 +1,14 @@
 /**
- * The four kernels written once against a small adapter over a backend's Float32Arrays; cpu.ts
+ * The kernels written once against a small adapter over a backend's Float32Arrays; cpu.ts
  * and wasm.ts only say how to read an input and allocate an output on their backend.
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
 import { Dims, gradSums, gradX, inferenceForward, trainingForward } from './loops';
-import { BatchNormAttrs, BatchNormGradSums, BatchNormGradX, BatchNormInference, BatchNormTraining, GradXAttrs } from './names';
+import { groupBackward, groupForward } from './group_loops';
+import {
+  BatchNormAttrs, BatchNormGradSums, BatchNormGradX, BatchNormInference, BatchNormTraining, GradXAttrs, GroupNormAttrs,
+  GroupNormBackward, GroupNormForward,
+} from './names';
 
 /** How a backend exposes tensor memory as Float32Arrays. */
 export interface ArrayAdapter {
@@ -70,6 +74,22 @@ export function arrayKernels(backendName: string, io: ArrayAdapter): KernelConfi
         : null;
       gradX(dy, x, m, v, g, sums, d, d.epsilon, dx);
       return infos[0];
+    }),
+    kernel(GroupNormForward, ({ inputs, backend, attrs }) => {
+      const d = attrs as GroupNormAttrs;
+      const x = input(inputs, 'x');
+      const { infos, arrays: [y, mean, invStd] } = io.allocate(backend, [x.shape, [d.P * d.G], [d.P * d.G]]);
+      const [xv, g, b] = ['x', 'gamma', 'beta'].map((k) => io.read(backend, input(inputs, k)));
+      groupForward(xv, g, b, d, d.epsilon, { y, mean, invStd });
+      return infos;
+    }),
+    kernel(GroupNormBackward, ({ inputs, backend, attrs }) => {
+      const d = attrs as GroupNormAttrs;
+      const shapes = [input(inputs, 'x').shape, [d.channels], [d.channels]];
+      const { infos, arrays: [dx, dgamma, dbeta] } = io.allocate(backend, shapes);
+      const [dy, x, g, m, s] = ['dy', 'x', 'gamma', 'mean', 'invStd'].map((k) => io.read(backend, input(inputs, k)));
+      groupBackward(dy, x, g, m, s, d, { dx, dgamma, dbeta });
+      return infos;
     }),
   ];
 }

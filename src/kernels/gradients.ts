@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GradConfig, NamedAttrMap } from '@tensorflow/tfjs';
-import { BatchNormGradSums, BatchNormGradX, BatchNormInference, BatchNormTraining, GradXAttrs } from './names';
+import { BatchNormGradSums, BatchNormGradX, BatchNormInference, BatchNormTraining, GradXAttrs, GroupNormBackward, GroupNormForward } from './names';
 
 function run(name: string, inputs: tf.NamedTensorMap, attrs: NamedAttrMap): tf.Tensor[] {
   const out = tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
@@ -67,9 +67,28 @@ export const inferenceGradConfig: GradConfig = {
 };
 
 /** Gradients of the backward kernels: a plain error instead of "gradient function not found". */
-export const secondOrderGradConfigs: GradConfig[] = [BatchNormGradSums, BatchNormGradX].map((kernelName) => ({
+/**
+ * The per-sample normalizations: saved = [x, gamma] (inputs) + [mean, invStd] (outputs). One
+ * backward kernel gives dx, dgamma and dbeta together, run up front (before the thunks) because
+ * every thunk needs its sums. The statistics outputs are internal to the op (never returned to
+ * callers), so gradients arriving at them are not folded in.
+ */
+export const groupNormGradConfig: GradConfig = {
+  kernelName: GroupNormForward,
+  inputsToSave: ['x', 'gamma'],
+  outputsToSave: [false, true, true],
+  gradFunc: (dys, saved, attrs) => {
+    const dy = (dys as tf.Tensor[])[0];
+    const [x, gamma, mean, invStd] = saved;
+    const [dx, dgamma, dbeta] = run(GroupNormBackward, { dy, x, gamma, mean, invStd }, attrs);
+    return { x: () => dx, gamma: () => tf.reshape(dgamma, gamma.shape), beta: () => tf.reshape(dbeta, gamma.shape) };
+  },
+};
+
+export const secondOrderGradConfigs: GradConfig[] = [BatchNormGradSums, BatchNormGradX, GroupNormBackward].map((kernelName) => ({
   kernelName,
   gradFunc: () => {
-    throw new Error('tfjs-batchnorm: second-order gradients through BatchNormalization are not supported');
+    const layers = kernelName === GroupNormBackward ? 'Layer/Group/InstanceNormalization' : 'BatchNormalization';
+    throw new Error(`tfjs-batchnorm: second-order gradients through ${layers} are not supported`);
   },
 }));

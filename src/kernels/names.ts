@@ -12,7 +12,7 @@
  * engine's saved-tensor lists fixed.
  */
 import type { NamedAttrMap } from '@tensorflow/tfjs';
-import type { FeatureView } from '../core/view';
+import type { FeatureView, GroupView } from '../core/view';
 
 // Prefixed so they cannot collide with tfjs' own kernel names.
 export const BatchNormTraining = 'TfjsBatchNorm_Training';
@@ -42,4 +42,31 @@ export interface GradXAttrs extends BatchNormAttrs {
  */
 export function kernelAttrs(view: FeatureView, epsilon: number): BatchNormAttrs {
   return { outer: view.outer, channels: view.channels, inner: view.inner, epsilon };
+}
+
+/**
+ * The per-sample normalizations' kernels (LayerNormalization, GroupNormalization,
+ * InstanceNormalization) on the `[P, K, G, J, R]` view (../core/view.ts):
+ *
+ *   GroupNormForward  {x, gamma, beta}                 -> [y, mean, invStd]   (statistics [P * G])
+ *   GroupNormBackward {dy, x, gamma, mean, invStd}     -> [dx, dgamma, dbeta]
+ *
+ * gamma and beta are always passed (ones / zeros when the layer has none, filled by the op).
+ */
+export const GroupNormForward = 'TfjsNorm_GroupForward';
+export const GroupNormBackward = 'TfjsNorm_GroupBackward';
+export const GROUP_KERNEL_NAMES = [GroupNormForward, GroupNormBackward] as const;
+
+/** The view's sizes and epsilon. */
+export interface GroupNormAttrs extends NamedAttrMap, GroupView {
+  epsilon: number;
+}
+
+/**
+ * The attributes for a view and epsilon.
+ *
+ * Usage: `runKernel(GroupNormForward, inputs, groupAttrs(layerView(x.shape, 1, 1), 1e-3))`
+ */
+export function groupAttrs(view: GroupView, epsilon: number): GroupNormAttrs {
+  return { ...view, epsilon };
 }

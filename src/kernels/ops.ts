@@ -4,9 +4,9 @@
  * backend has our kernels.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { BatchNormInputs, TrainingResult } from '../core/types';
+import type { BatchNormInputs, GroupNormInputs, TrainingResult } from '../core/types';
 import { featureView } from '../core/view';
-import { BatchNormInference, BatchNormTraining, kernelAttrs } from './names';
+import { BatchNormInference, BatchNormTraining, groupAttrs, GroupNormForward, kernelAttrs } from './names';
 
 /** gamma and beta, or ones / zeros standing in for absent ones (disposed by the caller). */
 function affineParams(args: BatchNormInputs, channels: number) {
@@ -49,5 +49,20 @@ export function inferenceKernel(args: BatchNormInputs, mean: tf.Tensor, variance
   const y = tf.engine().runKernel(BatchNormInference,
     { x: args.x, mean, variance, gamma: params.gamma, beta: params.beta }, kernelAttrs(view, args.epsilon)) as tf.Tensor;
   params.dispose();
+  return y;
+}
+
+/**
+ * LayerNormalization / GroupNormalization / InstanceNormalization through the GroupNormForward
+ * kernel (see ../ops/group_norm.ts); gamma and beta are already filled in by the op.
+ *
+ * Usage: `const y = groupNormKernel({ x, gamma, beta, view, epsilon: 1e-3 });`
+ */
+export function groupNormKernel(args: GroupNormInputs & { gamma: tf.Tensor; beta: tf.Tensor }): tf.Tensor {
+  const [y, mean, invStd] = tf.engine().runKernel(GroupNormForward,
+    { x: args.x, gamma: args.gamma, beta: args.beta }, groupAttrs(args.view, args.epsilon)) as tf.Tensor[];
+  // Saved for the gradient by the engine (which keeps its own references); not needed here.
+  mean.dispose();
+  invStd.dispose();
   return y;
 }

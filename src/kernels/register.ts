@@ -4,8 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { cpuKernels } from './cpu';
-import { inferenceGradConfig, secondOrderGradConfigs, trainingGradConfig } from './gradients';
-import { BatchNormTraining, KERNEL_NAMES } from './names';
+import { groupNormGradConfig, inferenceGradConfig, secondOrderGradConfigs, trainingGradConfig } from './gradients';
+import { BatchNormTraining, GROUP_KERNEL_NAMES, GroupNormForward, KERNEL_NAMES } from './names';
 import { wasmKernels } from './wasm';
 
 /**
@@ -17,7 +17,7 @@ export function registerBatchNormKernels(): void {
   for (const config of [...cpuKernels(), ...wasmKernels()]) {
     if (tf.getKernel(config.kernelName, config.backendName) == null) tf.registerKernel(config);
   }
-  for (const config of [trainingGradConfig, inferenceGradConfig, ...secondOrderGradConfigs]) {
+  for (const config of [trainingGradConfig, inferenceGradConfig, groupNormGradConfig, ...secondOrderGradConfigs]) {
     if (tf.getGradient(config.kernelName) == null) tf.registerGradient(config);
   }
 }
@@ -36,6 +36,23 @@ export function hasBatchNormKernels(backendName: string = tf.getBackend()): bool
     known = KERNEL_NAMES.every((name) => tf.getKernel(name, backendName) != null) &&
       tf.getGradient(BatchNormTraining) != null;
     served.set(backendName, known);
+  }
+  return known;
+}
+
+const groupServed = new Map<string, boolean>();
+
+/**
+ * Whether `backendName` (default: the active backend) runs the per-sample normalization kernels.
+ *
+ * Usage: `if (hasGroupNormKernels()) { ... }`
+ */
+export function hasGroupNormKernels(backendName: string = tf.getBackend()): boolean {
+  let known = groupServed.get(backendName);
+  if (known == null) {
+    known = GROUP_KERNEL_NAMES.every((name) => tf.getKernel(name, backendName) != null) &&
+      tf.getGradient(GroupNormForward) != null;
+    groupServed.set(backendName, known);
   }
   return known;
 }

@@ -114,6 +114,20 @@ export abstract class NormalizationBase extends tf.layers.Layer {
     return `axis in [1, ${rank - 1}] or [-${rank - 1}, -1] for rank ${rank}`;
   }
 
+  /** Checks what the axes alone cannot (e.g. that groups divide the channels); throws this.error. */
+  protected checkShape(_shape: number[]): void {
+    // Nothing by default.
+  }
+
+  /** Whether the layer holds gamma (default: `scale`) and beta (default: `center`). */
+  protected hasGamma(): boolean {
+    return this.scale;
+  }
+
+  protected hasBeta(): boolean {
+    return this.center;
+  }
+
   /** Adds the weights besides gamma and beta (after them, so weight order matches Keras). */
   protected buildState(_shape: number[]): void {
     // Nothing by default.
@@ -131,6 +145,7 @@ export abstract class NormalizationBase extends tf.layers.Layer {
       axes[axis] = size;
     }
     this.inputSpec = [{ ndim: shape.length, axes }];
+    this.checkShape(shape as number[]);
     const paramShape = this.affineShape(shape as number[]);
     const add = (name: 'gamma' | 'beta') => {
       const { initializer, regularizer, constraint } = this.affine[name];
@@ -138,8 +153,8 @@ export abstract class NormalizationBase extends tf.layers.Layer {
         constraint ?? undefined);
     };
     // Same order and names as the built-ins, so getWeights()/setWeights() interoperate.
-    if (this.scale) this.gamma = add('gamma');
-    if (this.center) this.beta = add('beta');
+    if (this.hasGamma()) this.gamma = add('gamma');
+    if (this.hasBeta()) this.beta = add('beta');
     this.buildState(shape as number[]);
     this.built = true;
   }

@@ -1,0 +1,109 @@
+import * as tf from '@tensorflow/tfjs';
+import { CUSTOM_LN } from '../core/class_names';
+import { layerView } from '../core/view';
+import { groupNormalize, rmsScale } from '../ops/group_norm';
+import { Kwargs, NormalizationBase, NormalizationBaseArgs } from './normalization_base';
+import { registerLayerClass } from './register_class';
+
+/** Constructor arguments: the built-in's, plus constraints and Keras 3's `rmsScaling`. */
+export interface LayerNormalizationArgs extends NormalizationBaseArgs {
+  /** The axis or axes to normalize over, contiguous (e.g. `-1`, `[1, 2, 3]`). Default `-1`. */
+  axis?: number | number[];
+  /**
+   * Keras 3's deprecated `rms_scaling`: `y = gamma * x / sqrt(var(x) + epsilon)`, no centering
+   * and no beta (Keras's own warning: it divides by the standard deviation, not the root mean
+   * square). Default false.
+   */
+  rmsScaling?: boolean;
+}
+
+/**
+ * Layer normalization (Ba et al. 2016), a drop-in for `tf.layers.layerNormalization` with a
+ * hand-written gradient and fused cpu / wasm kernels.
+ *
+ * Each sample is normalized with the mean and biased variance of its own values over `axis`
+ * (default the last), then scaled by `gamma` and shifted by `beta`, both shaped like the
+ * normalized axes. Training and inference compute the same thing: nothing depends on the batch.
+ *
+ * Saved models name this layer `TfjsLayerNormalization`, so stock `LayerNormalization` layers
+ * keep loading as the built-in.
+ *
+ * Usage: `model.add(new LayerNormalization({ axis: -1, epsilon: 1e-3 }));`
+ */
+class LayerNormalizationLayer extends NormalizationBase {
+  static className = CUSTOM_LN;
+
+  readonly rmsScaling: boolean;
+
+  constructor(args: LayerNormalizationArgs = {}) {
+    super(args, { fallback: [-1], list: true, expected: 'axis as an integer or a list of integers' });
+    this.rmsScaling = args.rmsScaling ?? false;
+  }
+
+  protected override kind(): string {
+    return 'LayerNormalization';
+  }
+
+  /** Any axis, the batch axis included (as in Keras). */
+  protected override axisAllowed(axis: number, rank: number): boolean {
+    return axis >= 0 && axis < rank;
+  }
+
+  protected override allowedAxes(rank: number): string {
+    return `distinct axes in [0, ${rank - 1}] or [-${rank}, -1] for rank ${rank}`;
+  }
+
+  /** The normalized axes, sorted (as Keras sorts them), must be contiguous. */
+  protected override checkShape(): void {
+    const sorted = this.sortedAxes();
+    if (sorted.some((a, i) => i > 0 && a !== sorted[i - 1] + 1)) {
+      throw this.error('contiguous axes (e.g. [1, 2, 3])', `axis ${JSON.stringify(this.axisConfig())}`);
+    }
+  }
+
+  /** gamma and beta take the normalized axes' shape. */
+  protected override affineShape(shape: number[]): number[] {
+    return this.sortedAxes().map((a) => shape[a]);
+  }
+
+  /** With rmsScaling, Keras keeps gamma and drops beta. */
+  protected override hasGamma(): boolean {
+    return this.scale || this.rmsScaling;
+  }
+
+  protected override hasBeta(): boolean {
+    return this.center && !this.rmsScaling;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      this.checkInput(x);
+      const sorted = this.sortedAxes();
+      const view = layerView(x.shape, sorted[0], sorted[sorted.length - 1]);
+      const args = { x, ...this.affineParams(), view, epsilon: this.epsilon };
+      return this.rmsScaling ? rmsScale(args) : groupNormalize(args);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...this.sharedConfig(), rmsScaling: this.rmsScaling };
+  }
+
+  private sortedAxes(): number[] {
+    return [...this.resolvedAxes].sort((a, b) => a - b);
+  }
+}
+
+/** The layer class (shared with any other copy of this package loaded alongside this one). */
+export const LayerNormalization = registerLayerClass(LayerNormalizationLayer);
+export type LayerNormalization = LayerNormalizationLayer;
+
+/**
+ * Factory mirroring `tf.layers.layerNormalization(args)`.
+ *
+ * Usage: `tf.sequential({ layers: [tf.layers.dense({ units: 8, inputShape: [4] }), layerNormalization()] })`
+ */
+export function layerNormalization(args?: LayerNormalizationArgs): LayerNormalization {
+  return new LayerNormalization(args);
+}
