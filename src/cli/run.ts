@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { convertBatchNorm, BatchNormKind } from '../convert/convert';
+import { convertNormalization, BatchNormKind } from '../convert/convert';
 import { foldBatchNorm } from '../convert/fold';
 import { loadModel, saveModel } from '../io/load_save';
 import { DEFAULT_MAX_MODEL_JSON_BYTES } from '../io/safe_read';
@@ -117,7 +117,7 @@ function buildProgram(out: CliOutput, setCode: (code: number) => void): Command 
     .showHelpAfterError('(run with --help for usage)');
 
   program.command('convert')
-    .description('Swap every BatchNormalization layer (nested models included) between tfjs\'s built-in ' +
+    .description('Swap every BatchNormalization and LayerNormalization layer (nested models included) between tfjs\'s built-in ' +
       '("stock") and this package\'s ("custom") class, keeping all weights.')
     .argument('<input>', 'model.json of the input model (tfjs or Keras-converter format)')
     .argument('<outDir>', 'directory to write model.json + its weight shard into (crash-safe; other files kept)')
@@ -130,15 +130,17 @@ function buildProgram(out: CliOutput, setCode: (code: number) => void): Command 
       await withBackend(opts.backend, async () => {
         const model = await load(out, input, opts.maxModelJsonMb);
         try {
-          const { model: converted, converted: paths, warnings } = await convertBatchNorm(model, opts.to);
+          const { model: converted, counts, warnings } = await convertNormalization(model, opts.to);
           try {
             await announceIfSlow(out, `saving ${outDir}`, () => saveModel(converted, outDir));
           } finally {
             converted.dispose();
           }
           const carried = carryCompanionFiles(input, outDir);
-          out.stdout(paths.length === 0 ? nothingToConvert(model, opts.to, outDir)
-            : `Converted ${paths.length} BatchNormalization layer(s) to ${opts.to}; wrote ${outDir}/model.json\n`);
+          const ln = counts.layerNormalization > 0 ? ` and ${counts.layerNormalization} LayerNormalization` : '';
+          out.stdout(counts.batchNormalization + counts.layerNormalization === 0 ? nothingToConvert(model, opts.to, outDir)
+            : `Converted ${counts.batchNormalization} BatchNormalization${ln} layer(s) to ${opts.to}; ` +
+              `wrote ${outDir}/model.json\n`);
           if (carried.length > 0) out.stdout(`Copied ${carried.join(', ')} from beside the input model\n`);
           for (const warning of warnings) out.stderr(`tfjs-batchnorm: warning: ${warning}\n`);
         } finally {

@@ -1,5 +1,5 @@
-/** Stock <-> custom BatchNormalization conversion and BatchNormalization folding. */
-export { convertBatchNorm, toCustomBatchNorm, toStockBatchNorm } from './convert';
-export type { BatchNormKind, ConversionResult } from './convert';
+/** Stock <-> custom BatchNormalization / LayerNormalization conversion and BatchNormalization folding. */
+export { convertBatchNorm, convertNormalization, toCustomBatchNorm, toCustomNormalization, toStockBatchNorm, toStockNormalization } from './convert';
+export type { BatchNormKind, ConversionResult, NormalizationFamily } from './convert';
 export { foldBatchNorm } from './fold';
 export type { FoldedBatchNorm, FoldOptions, FoldResult, KeptBatchNorm } from './fold';

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { GROUP_NORM, GROUP_NORM_ALIASES, INSTANCE_NORM, INSTANCE_NORM_ALIASES } from '../core/class_names';
 import { groupView } from '../core/view';
 import { groupNormalize } from '../ops/group_norm';
+import { KnownArguments } from './keras_args';
 import { Kwargs, NormalizationBase, NormalizationBaseArgs } from './normalization_base';
 import { registerLayerClass } from './register_class';
 
@@ -47,6 +48,10 @@ class GroupNormalizationLayer extends NormalizationBase {
 
   protected override kind(): string {
     return 'GroupNormalization';
+  }
+
+  protected override ownArguments(): KnownArguments {
+    return { names: ['groups'] };
   }
 
   /** The number of groups for `channels` channels. */

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CUSTOM_LN } from '../core/class_names';
 import { layerView } from '../core/view';
 import { groupNormalize, rmsScale } from '../ops/group_norm';
+import { KnownArguments } from './keras_args';
 import { Kwargs, NormalizationBase, NormalizationBaseArgs } from './normalization_base';
 import { registerLayerClass } from './register_class';
 
@@ -42,6 +43,10 @@ class LayerNormalizationLayer extends NormalizationBase {
 
   protected override kind(): string {
     return 'LayerNormalization';
+  }
+
+  protected override ownArguments(): KnownArguments {
+    return { names: ['rmsScaling'] };
   }
 
   /** Any axis, the batch axis included (as in Keras). */
