@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: this package's BatchNormalization layer against tf.layers.batchNormalization,
- * side by side in one run, on the `cpu` and `wasm` backends, for a training step (forward plus
+ * LayerNormalization against tf.layers.layerNormalization, and GroupNormalization /
+ * InstanceNormalization against a straightforward composite tf-ops layer, side by side in one run, on the `cpu` and `wasm` backends, for a training step (forward plus
  * backward for x, gamma and beta) and an inference forward. Prints one table (or JSON with
  * `--json`) and checks the performance targets (see BENCHMARKS.md). `--epochs` runs bench/epoch.ts instead.
  *
@@ -10,13 +11,16 @@
  * the time includes the work.
  *
  * Usage: `npm run bench` | `npm run bench -- --json` | `npm run bench -- --quick` | `npm run bench -- --backends wasm`
- *        | `npm run bench -- --epochs` (see epoch.ts)
+ *        | `npm run bench -- --layers family` (or `bn`) | `npm run bench -- --epochs` (see epoch.ts)
  */
 import * as v8 from 'v8';
 import * as vm from 'vm';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { BatchNormalization } from '../src/layer/batch_normalization';
+import { groupNormalization, instanceNormalization } from '../src/layer/group_normalization';
+import { layerNormalization } from '../src/layer/layer_normalization';
+import { CompositeGroupNorm } from './composite_norm';
 import { median } from '../src/core/timing';
 import { machine } from './machine';
 import { BenchCase, CASES, fmt, Mode, MODES, Row, table } from './layer_table';
@@ -96,11 +100,28 @@ function measure(steps: Array<(() => void) | null>, minRuns: number, maxRuns: nu
   return { medians: times.map((t) => (t.length ? median(t) : null)), runs, reps };
 }
 
+/** The normalization family's cases: ours against tfjs's built-in (LN) or a composite tf-ops layer (GN, IN). */
+interface FamilyCase extends BenchCase {
+  make: () => { ours: tf.layers.Layer; reference: tf.layers.Layer };
+}
+
+const FAMILY_CASES: FamilyCase[] = [
+  { name: 'LN [256, 1024]', shape: [256, 1024], axis: -1,
+    make: () => ({ ours: layerNormalization(), reference: tf.layers.layerNormalization() }) },
+  { name: 'LN [32, 128, 256]', shape: [32, 128, 256], axis: -1,
+    make: () => ({ ours: layerNormalization(), reference: tf.layers.layerNormalization() }) },
+  { name: 'GN(8) [8, 32, 32, 64]', shape: [8, 32, 32, 64], axis: -1,
+    make: () => ({ ours: groupNormalization({ groups: 8 }), reference: new CompositeGroupNorm(8) }) },
+  { name: 'IN [8, 32, 32, 64]', shape: [8, 32, 32, 64], axis: -1,
+    make: () => ({ ours: instanceNormalization(), reference: new CompositeGroupNorm(64) }) },
+];
+
 function runCase(backend: string, c: BenchCase, mode: Mode, quick: boolean): Row {
   const x = tf.tidy(() => tf.add(tf.mul(tf.randomNormal(c.shape), 2), 0.5));
   const dy = tf.randomNormal(c.shape);
-  const ours = new BatchNormalization({ axis: c.axis });
-  const builtin = tf.layers.batchNormalization({ axis: c.axis });
+  const family = (c as FamilyCase).make?.();
+  const ours = family?.ours ?? new BatchNormalization({ axis: c.axis });
+  const builtin = family?.reference ?? tf.layers.batchNormalization({ axis: c.axis });
   ours.build(c.shape);
   builtin.build(c.shape);
   const oursStep = makeStep(ours, x, dy, mode);
@@ -112,7 +133,9 @@ function runCase(backend: string, c: BenchCase, mode: Mode, quick: boolean): Row
     builtinError = (e as Error).message.split('\n')[0].slice(0, 100);
     builtinStep = null;
   }
-  const { medians: [oursMs, builtinMs], runs, reps } = measure([oursStep, builtinStep], quick ? 3 : 11, quick ? 10 : 100, quick ? 300 : 3000);
+  // The built-in LayerNormalization takes seconds per step on cpu and wasm: fewer samples there.
+  const minRuns = quick ? 3 : family != null ? 5 : 11;
+  const { medians: [oursMs, builtinMs], runs, reps } = measure([oursStep, builtinStep], minRuns, quick ? 10 : 100, quick ? 300 : 3000);
   tf.dispose([x, dy]);
   tf.disposeVariables();
   return {
@@ -128,6 +151,17 @@ function targets(rows: Row[]): Array<{ target: string; holds: boolean; detail: s
   const out: Array<{ target: string; holds: boolean; detail: string }> = [];
   for (const [backend, factor] of [['cpu', 20], ['wasm', 3]] as const) {
     for (const c of ['dense', 'NHWC']) {
+      const r = find(backend, c, 'train');
+      if (r == null) continue;
+      out.push({
+        target: `${backend} ${c} training step >= ${factor}x faster than built-in`,
+        holds: r.speedup != null && r.speedup >= factor,
+        detail: r.speedup == null ? 'built-in fails' : `${r.speedup.toFixed(1)}x`,
+      });
+    }
+  }
+  for (const [backend, factor] of [['cpu', 50], ['wasm', 5]] as const) {
+    for (const c of ['LN [256, 1024]', 'LN [32, 128, 256]']) {
       const r = find(backend, c, 'train');
       if (r == null) continue;
       out.push({
@@ -164,10 +198,13 @@ async function main(): Promise<void> {
   const quick = argv.includes('--quick');
   const only = argv.indexOf('--backends');
   const backends = only >= 0 ? argv[only + 1].split(',') : BACKENDS;
+  // `--layers bn` or `--layers family` runs one half; both by default.
+  const layers = argv.indexOf('--layers') >= 0 ? argv[argv.indexOf('--layers') + 1] : 'bn,family';
+  const cases: BenchCase[] = [...(layers.includes('bn') ? CASES : []), ...(layers.includes('family') ? FAMILY_CASES : [])];
   const rows: Row[] = [];
   for (const backend of backends) {
     if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} failed to initialize`);
-    for (const c of CASES) {
+    for (const c of cases) {
       for (const mode of MODES) {
         const row = runCase(backend, c, mode, quick);
         rows.push(row);
