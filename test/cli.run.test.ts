@@ -192,15 +192,23 @@ it('the bin wrapper sets the process exit code and writes errors to stderr', () 
 });
 
 it('a slow step says what it is doing on stderr while it runs, and nothing once it is done', async () => {
-  let stderr = '';
-  const out = { stdout: () => undefined, stderr: (t: string) => { stderr += t; } };
-  const value = await announceIfSlow(out, 'loading m/model.json', () => new Promise((r) => setTimeout(() => r(42), 230)), 100);
-  expect(value).toBe(42);
-  expect(stderr).toMatch(/^tfjs-batchnorm: loading m\/model.json \(0\.1 s\)\.\.\.\ntfjs-batchnorm: loading m\/model.json \(0\.2 s\)\.\.\.\n$/);
-  await new Promise((r) => setTimeout(r, 250));
-  expect(stderr.split('\n')).toHaveLength(3);
-  stderr = '';
-  await announceIfSlow(out, 'quick', async () => 1, 100);
-  await new Promise((r) => setTimeout(r, 150));
-  expect(stderr).toBe('');
+  // Fake timers (and clock): the test does not depend on how busy the machine is.
+  jest.useFakeTimers();
+  try {
+    let stderr = '';
+    const out = { stdout: () => undefined, stderr: (t: string) => { stderr += t; } };
+    let finish!: (v: number) => void;
+    const pending = announceIfSlow(out, 'loading m/model.json', () => new Promise<number>((r) => { finish = r; }), 100);
+    jest.advanceTimersByTime(250);
+    finish(42);
+    expect(await pending).toBe(42);
+    jest.advanceTimersByTime(1000);
+    expect(stderr).toBe('tfjs-batchnorm: loading m/model.json (0.1 s)...\ntfjs-batchnorm: loading m/model.json (0.2 s)...\n');
+    stderr = '';
+    await announceIfSlow(out, 'quick', async () => 1, 100);
+    jest.advanceTimersByTime(1000);
+    expect(stderr).toBe('');
+  } finally {
+    jest.useRealTimers();
+  }
 });
