@@ -72,7 +72,7 @@ export function arrayKernels(backendName: string, io: ArrayAdapter): KernelConfi
         ? ['dbeta', 'dgamma', 'dmean', 'dvariance'].map((k) => io.read(backend, input(inputs, k))) as
           [Float32Array, Float32Array, Float32Array, Float32Array]
         : null;
-      gradX(dy, x, m, v, g, sums, d, d.epsilon, dx);
+      gradX({ dy, x, mean: m, variance: v, gamma: g, sums }, d, d.epsilon, dx);
       return infos[0];
     }),
     kernel(GroupNormForward, ({ inputs, backend, attrs }) => {

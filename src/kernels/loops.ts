@@ -219,6 +219,17 @@ export function gradSums(
   }
 }
 
+/** The inputs of gradX, by name. */
+export interface GradXInputs {
+  dy: Float32Array;
+  x: Float32Array;
+  mean: Float32Array;
+  variance: Float32Array;
+  gamma: Float32Array;
+  /** `[dbeta, dgamma, dmean, dvariance]` in training (statistics depend on x), null in inference. */
+  sums: [Float32Array, Float32Array, Float32Array, Float32Array] | null;
+}
+
 /**
  * dx in one fused pass, `dx = a * dy + b * (x - mean) + e` per channel, where a = gamma * invStd
  * and, for training (statistics depend on x), with n values per channel:
@@ -227,13 +238,10 @@ export function gradSums(
  * for inference (statistics are constants) b = e = 0.
  * `sums` is null for inference, else `[dbeta, dgamma, dmean, dvariance]`.
  *
- * Usage: `gradX(dy, x, mean, variance, gamma, [dbeta, dgamma, dmean, dvar], dims, 1e-3, dx)`
+ * Usage: `gradX({ dy, x, mean, variance, gamma, sums: [dbeta, dgamma, dmean, dvar] }, dims, 1e-3, dx)`
  */
-export function gradX(
-  dy: Float32Array, x: Float32Array, mean: Float32Array, variance: Float32Array, gamma: Float32Array,
-  sums: [Float32Array, Float32Array, Float32Array, Float32Array] | null, d: Dims, epsilon: number,
-  dx: Float32Array,
-): void {
+export function gradX(inputs: GradXInputs, d: Dims, epsilon: number, dx: Float32Array): void {
+  const { dy, x, mean, variance, gamma, sums } = inputs;
   const { outer, channels, inner } = d;
   const n = outer * inner;
   const invStd = inverseStd(variance, epsilon);
