@@ -18,12 +18,26 @@ const path = require('path');
 const root = path.join(__dirname, '..');
 const out = path.join(root, 'dist', 'esm');
 
+// In a page there is no file system, and registerFileSystemRouters() registers nothing there
+// (it checks for Node). Giving the browser builds a router module that says so up front lets a
+// bundler drop the whole file:// IO from a page that does not import it.
+const browserRouter = {
+  name: 'browser-router',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]src[\\/]io[\\/]router\.ts$/ }, () => ({
+      contents: 'export function registerFileSystemRouters() { return false; }\n',
+      loader: 'ts',
+    }));
+  },
+};
+
 async function main() {
   fs.mkdirSync(out, { recursive: true });
   await esbuild.build({
     absWorkingDir: root,
     entryPoints: ['src/index.ts'],
     outfile: path.join(out, 'index.mjs'),
+    plugins: [browserRouter],
     bundle: true,
     format: 'esm',
     platform: 'browser',
