@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { FAMILY_CHECKS } from './family_checks';
 import { BatchNormalization, batchNormalization, batchNormInference, batchNormTraining, loadModel } from 'tfjs-batchnorm';
 
 setWasmPaths('/');
@@ -264,7 +265,7 @@ async function runSuite(backend: string): Promise<CheckResult[]> {
   if (!ok || tf.getBackend() !== backend) {
     return [{ backend, name: 'backend starts', ok: false, detail: `active backend is ${tf.getBackend()}`, ms: 0 }];
   }
-  for (const [name, check] of Object.entries(CHECKS)) {
+  for (const [name, check] of Object.entries({ ...CHECKS, ...FAMILY_CHECKS })) {
     const before = tf.memory().numTensors;
     const start = performance.now();
     let ok = true;

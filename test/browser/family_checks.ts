@@ -1,0 +1,92 @@
+/**
+ * Browser checks for the per-sample normalizations built on the same base as the layer:
+ * LayerNormalization against tfjs's own tf.layers.layerNormalization (3 SGD steps), and
+ * GroupNormalization / InstanceNormalization against the textbook formula and tf's autodiff of
+ * it (no built-in to compare with). Plain tf ops only, so they run on every backend.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { groupNormalization, instanceNormalization, layerNormalization } from 'tfjs-batchnorm';
+
+/** Largest |a - b| relative to the larger magnitude (at least 1). */
+function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let worst = 0;
+  let scale = 1;
+  for (let i = 0; i < a.length; i++) {
+    worst = Math.max(worst, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(a[i]), Math.abs(b[i]));
+  }
+  return a.length === b.length ? worst / scale : Infinity;
+}
+
+/** Group normalization of NHWC x by the textbook: statistics per sample and group of C / G channels. */
+function textbookGroupNorm(x: tf.Tensor4D, groups: number, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor {
+  const [n, h, w, c] = x.shape;
+  const g = tf.reshape(x, [n, h, w, groups, c / groups]);
+  const { mean, variance } = tf.moments(g, [1, 2, 4], true);
+  const normalized = tf.reshape(tf.div(tf.sub(g, mean), tf.sqrt(tf.add(variance, epsilon))), x.shape);
+  return tf.add(tf.mul(normalized, gamma), beta);
+}
+
+const TOL = 1e-4;
+
+export const FAMILY_CHECKS: Record<string, () => Promise<string>> = {
+  async 'LayerNormalization trains like tf.layers.layerNormalization (3 SGD steps)'() {
+    const make = (ln: () => tf.layers.Layer) => {
+      const m = tf.sequential({ layers: [
+        tf.layers.dense({ inputShape: [5], units: 6, kernelInitializer: tf.initializers.glorotUniform({ seed: 31 }) }),
+        ln(),
+        tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 32 }) }),
+      ] });
+      return m;
+    };
+    const a = make(() => tf.layers.layerNormalization({ epsilon: 1e-3 }));
+    const b = make(() => layerNormalization({ epsilon: 1e-3 }));
+    b.setWeights(a.getWeights());
+    for (const m of [a, b]) m.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+    const x = tf.randomNormal([8, 5], 1, 2, 'float32', 33);
+    const y = tf.randomNormal([8, 2], 0, 1, 'float32', 34);
+    for (let step = 0; step < 3; step++) {
+      await a.trainOnBatch(x, y);
+      await b.trainOnBatch(x, y);
+    }
+    const wa = a.getWeights();
+    const wb = b.getWeights();
+    let worst = 0;
+    for (let i = 0; i < wa.length; i++) worst = Math.max(worst, relDiff(await wa[i].data(), await wb[i].data()));
+    const cls = b.layers[1].getClassName();
+    tf.dispose([x, y]);
+    a.dispose();
+    b.dispose();
+    if (!(worst <= TOL)) throw new Error(`weights differ by ${worst.toExponential(2)} (tolerance ${TOL})`);
+    return `${cls}: weights ${worst.toExponential(1)}`;
+  },
+
+  async 'GroupNormalization and InstanceNormalization match the textbook formula and its autodiff gradient'() {
+    const lines: string[] = [];
+    for (const [name, groups, make] of [
+      ['GroupNormalization(groups 2)', 2, () => groupNormalization({ groups: 2 })],
+      ['InstanceNormalization', 4, () => instanceNormalization({})],
+    ] as Array<[string, number, () => tf.layers.Layer]>) {
+      const layer = make();
+      const x = tf.randomNormal([2, 3, 3, 4], 1, 2, 'float32', 35);
+      tf.dispose(layer.apply(x) as tf.Tensor);
+      const gamma = tf.randomUniform([4], 0.5, 2, 'float32', 36);
+      const beta = tf.randomNormal([4], 0, 1, 'float32', 37);
+      layer.setWeights([gamma, beta]);
+      const epsilon = layer.getConfig().epsilon as number;
+      const w = tf.randomUniform(x.shape, -1, 1, 'float32', 38);
+      const worst = tf.tidy(() => {
+        const ours = (xx: tf.Tensor) => tf.sum(tf.mul(layer.apply(xx, { training: true }) as tf.Tensor, w));
+        const ref = (xx: tf.Tensor) => tf.sum(tf.mul(textbookGroupNorm(xx as tf.Tensor4D, groups, gamma, beta, epsilon), w));
+        const yOurs = (layer.apply(x) as tf.Tensor).dataSync();
+        const yRef = textbookGroupNorm(x as tf.Tensor4D, groups, gamma, beta, epsilon).dataSync();
+        return Math.max(relDiff(yOurs, yRef), relDiff(tf.grad(ours)(x).dataSync(), tf.grad(ref)(x).dataSync()));
+      });
+      tf.dispose([x, gamma, beta, w]);
+      layer.dispose();
+      if (!(worst <= TOL)) throw new Error(`${name}: differs by ${worst.toExponential(2)} (tolerance ${TOL})`);
+      lines.push(`${name}: ${worst.toExponential(1)}`);
+    }
+    return lines.join('; ');
+  },
+};
