@@ -221,6 +221,9 @@ async function main(): Promise<void> {
   console.log(line);
   console.log(table(rows));
   console.log('\nMedians in ms; "built-in / ours" > 1 means ours is faster. "fails": the built-in throws.');
+  if (cases.some((c) => (c as FamilyCase).make != null)) {
+    console.log('LN rows: "built-in" is tf.layers.layerNormalization; GN / IN rows: a composite tf-ops layer (bench/composite_norm.ts).');
+  }
   for (const r of rows.filter((row) => row.builtinError)) {
     console.log(`  built-in error (${r.backend}, ${r.case}, ${r.mode}): ${r.builtinError}`);
   }
