@@ -229,7 +229,9 @@ test('no tensors leak: forward, training step, and a failing call', async () => 
     (model.predict(x) as tf.Tensor).dispose();
   }
   const ln = model.layers[1];
-  expect(() => ln.apply(tf.ones([2, 8], 'int32'))).toThrow(/a float32 input/);
-  expect(tf.memory().numTensors).toBe(before + 1); // the int32 ones above
+  const wrong = tf.ones([2, 5]);
+  expect(() => ln.call(wrong, {})).toThrow(`LayerNormalization layer '${ln.name}': expected 8 features on axis 1, but received shape [2,5].`);
+  wrong.dispose();
+  expect(tf.memory().numTensors).toBe(before);
   model.dispose();
 });

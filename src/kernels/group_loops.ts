@@ -13,16 +13,6 @@
  */
 import type { GroupView } from '../core/view';
 
-/** Walks the view: `visit(s, c0, base)` once per (p, k, g) run of J*R values starting at `base`. */
-function forEachRun(d: GroupView, visit: (s: number, c0: number, base: number) => void): void {
-  const JR = d.J * d.R;
-  for (let p = 0, base = 0; p < d.P; p++) {
-    for (let k = 0; k < d.K; k++) {
-      for (let g = 0; g < d.G; g++, base += JR) visit(p * d.G + g, k * d.cK + g * d.cG, base);
-    }
-  }
-}
-
 /**
  * Forward: mean and 1/sqrt(variance + epsilon) per (p, g) (written to `mean`, `invStd`), then
  * `y = gamma[c] * (x - mean) * invStd + beta[c]`.
@@ -40,18 +30,23 @@ export function groupForward(x: Float32Array, gamma: Float32Array, beta: Float32
   for (let p = 0; p < d.P; p++) {
     for (let g = 0; g < d.G; g++) shift[p * d.G + g] = x[p * d.K * d.G * JR + g * JR];
   }
-  forEachRun(d, (s, _c0, base) => {
-    const k = shift[s];
-    let a = 0;
-    let q = 0;
-    for (let i = base, end = base + JR; i < end; i++) {
-      const v = x[i] - k;
-      a += v;
-      q += v * v;
+  // Loops written out (no per-run callback): channels-last instance norm has runs of one value.
+  for (let p = 0, base = 0; p < d.P; p++) {
+    for (let k = 0; k < d.K; k++) {
+      for (let g = 0, s = p * d.G; g < d.G; g++, s++, base += JR) {
+        const sh = shift[s];
+        let a = 0;
+        let q = 0;
+        for (let i = base, end = base + JR; i < end; i++) {
+          const v = x[i] - sh;
+          a += v;
+          q += v * v;
+        }
+        sum[s] += a;
+        sumSq[s] += q;
+      }
     }
-    sum[s] += a;
-    sumSq[s] += q;
-  });
+  }
   const mu = new Float64Array(groups);
   const inv = new Float64Array(groups);
   for (let s = 0; s < groups; s++) {
@@ -62,15 +57,20 @@ export function groupForward(x: Float32Array, gamma: Float32Array, beta: Float32
     out.invStd[s] = inv[s];
   }
   const { y } = out;
-  forEachRun(d, (s, c0, base) => {
-    const m = mu[s];
-    const is = inv[s];
-    for (let j = 0, i = base; j < d.J; j++) {
-      const a = is * gamma[c0 + j];
-      const b = beta[c0 + j] - m * a;
-      for (const end = i + d.R; i < end; i++) y[i] = x[i] * a + b;
+  for (let p = 0, i = 0; p < d.P; p++) {
+    for (let k = 0; k < d.K; k++) {
+      for (let g = 0, s = p * d.G; g < d.G; g++, s++) {
+        const m = mu[s];
+        const is = inv[s];
+        const c0 = k * d.cK + g * d.cG;
+        for (let j = 0; j < d.J; j++) {
+          const a = is * gamma[c0 + j];
+          const b = beta[c0 + j] - m * a;
+          for (const end = i + d.R; i < end; i++) y[i] = x[i] * a + b;
+        }
+      }
     }
-  });
+  }
 }
 
 /**
@@ -86,42 +86,52 @@ export function groupBackward(dy: Float32Array, x: Float32Array, gamma: Float32A
   const S2 = new Float64Array(d.P * d.G);
   const dg = new Float64Array(d.channels);
   const db = new Float64Array(d.channels);
-  forEachRun(d, (s, c0, base) => {
-    const m = mean[s];
-    const is = invStd[s];
-    let s1 = 0;
-    let s2 = 0;
-    for (let j = 0, i = base; j < d.J; j++) {
-      let sdy = 0;
-      let sdyx = 0;
-      for (const end = i + d.R; i < end; i++) {
-        const g = dy[i];
-        sdy += g;
-        sdyx += g * (x[i] - m);
+  for (let p = 0, i = 0; p < d.P; p++) {
+    for (let k = 0; k < d.K; k++) {
+      for (let g = 0, s = p * d.G; g < d.G; g++, s++) {
+        const m = mean[s];
+        const is = invStd[s];
+        const c0 = k * d.cK + g * d.cG;
+        let s1 = 0;
+        let s2 = 0;
+        for (let j = 0; j < d.J; j++) {
+          let sdy = 0;
+          let sdyx = 0;
+          for (const end = i + d.R; i < end; i++) {
+            const v = dy[i];
+            sdy += v;
+            sdyx += v * (x[i] - m);
+          }
+          const c = c0 + j;
+          db[c] += sdy;
+          dg[c] += sdyx * is;
+          s1 += gamma[c] * sdy;
+          s2 += gamma[c] * sdyx * is;
+        }
+        S1[s] += s1;
+        S2[s] += s2;
       }
-      const c = c0 + j;
-      db[c] += sdy;
-      dg[c] += sdyx * is;
-      s1 += gamma[c] * sdy;
-      s2 += gamma[c] * sdyx * is;
     }
-    S1[s] += s1;
-    S2[s] += s2;
-  });
+  }
   for (let c = 0; c < d.channels; c++) {
     out.dgamma[c] = dg[c];
     out.dbeta[c] = db[c];
   }
   const { dx } = out;
-  forEachRun(d, (s, c0, base) => {
-    const m = mean[s];
-    const is = invStd[s];
-    // dx = is*gamma*dy - is/n * (S1 + (x - m)*is*S2) = a*dy + b*x + e
-    const b = -is * is * S2[s] / n;
-    const e0 = -is * S1[s] / n - b * m;
-    for (let j = 0, i = base; j < d.J; j++) {
-      const a = is * gamma[c0 + j];
-      for (const end = i + d.R; i < end; i++) dx[i] = a * dy[i] + b * x[i] + e0;
+  for (let p = 0, i = 0; p < d.P; p++) {
+    for (let k = 0; k < d.K; k++) {
+      for (let g = 0, s = p * d.G; g < d.G; g++, s++) {
+        const m = mean[s];
+        const is = invStd[s];
+        const c0 = k * d.cK + g * d.cG;
+        // dx = is*gamma*dy - is/n * (S1 + (x - m)*is*S2) = a*dy + b*x + e
+        const b = -is * is * S2[s] / n;
+        const e = -is * S1[s] / n - b * m;
+        for (let j = 0; j < d.J; j++) {
+          const a = is * gamma[c0 + j];
+          for (const end = i + d.R; i < end; i++) dx[i] = a * dy[i] + b * x[i] + e;
+        }
+      }
     }
-  });
+  }
 }
