@@ -24,8 +24,8 @@ export interface ConvergenceOptions extends ExperimentOptions {
 }
 
 export const CONVERGENCE_DEFAULTS: ConvergenceOptions = {
-  epochs: 4, samples: 2000, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 91, bars: false, seeds: 3,
-  target: 0.85, every: 10,
+  epochs: 3, samples: 1000, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 91, bars: false, seeds: 3,
+  target: 0.8, every: 8,
 };
 export const CONVERGENCE_QUICK: Partial<ConvergenceOptions> = { epochs: 1, samples: 100, testSamples: 50, seeds: 2, every: 2, target: 0.3 };
 

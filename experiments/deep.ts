@@ -23,7 +23,7 @@ export interface DeepOptions extends ExperimentOptions {
 }
 
 export const DEEP_DEFAULTS: DeepOptions = {
-  epochs: 3, samples: 1000, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 81, bars: false, seeds: 3,
+  epochs: 3, samples: 600, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 81, bars: false, seeds: 3,
   depth: 20, width: 32,
 };
 export const DEEP_QUICK: Partial<DeepOptions> = { epochs: 1, samples: 100, testSamples: 50, seeds: 2, depth: 4, width: 8 };

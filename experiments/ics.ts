@@ -25,7 +25,7 @@ import {
 } from './common/seeds';
 
 export const ICS_DEFAULTS: ExperimentOptions = {
-  epochs: 5, samples: 2000, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 21, bars: false, seeds: 3,
+  epochs: 5, samples: 1000, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 21, bars: false, seeds: 3,
 };
 export const ICS_QUICK: Partial<ExperimentOptions> = { epochs: 2, samples: 100, testSamples: 50, seeds: 2 };
 

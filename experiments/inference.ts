@@ -27,8 +27,8 @@ export interface InferenceOptions extends ExperimentOptions {
 }
 
 export const INFERENCE_DEFAULTS: InferenceOptions = {
-  epochs: 4, samples: 2000, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 101, bars: false, seeds: 3,
-  checkpoints: [1, 2, 5, 10, 20, 50, 100, 250],
+  epochs: 3, samples: 1000, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 101, bars: false, seeds: 3,
+  checkpoints: [1, 2, 5, 10, 20, 50, 96],
 };
 export const INFERENCE_QUICK: Partial<InferenceOptions> = { epochs: 1, samples: 100, testSamples: 20, seeds: 2, checkpoints: [1, 2, 4] };
 

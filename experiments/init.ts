@@ -24,7 +24,7 @@ export interface InitOptions extends ExperimentOptions {
 }
 
 export const INIT_DEFAULTS: InitOptions = {
-  epochs: 3, samples: 1000, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 71, bars: false, seeds: 3,
+  epochs: 3, samples: 500, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 71, bars: false, seeds: 3,
   scales: [0.01, 0.1, 1, 10],
 };
 export const INIT_QUICK: Partial<InitOptions> = { epochs: 1, samples: 100, testSamples: 50, seeds: 2, scales: [0.1, 10] };

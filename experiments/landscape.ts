@@ -26,7 +26,7 @@ export interface LandscapeOptions extends ExperimentOptions {
 }
 
 export const LANDSCAPE_DEFAULTS: LandscapeOptions = {
-  epochs: 4, samples: 2000, testSamples: 500, batchSize: 64, out: 'models/experiments', seed: 41, bars: false, seeds: 3, every: 5,
+  epochs: 4, samples: 1000, testSamples: 500, batchSize: 64, out: 'models/experiments', seed: 41, bars: false, seeds: 3, every: 4,
 };
 export const LANDSCAPE_QUICK: Partial<LandscapeOptions> = { epochs: 1, samples: 200, testSamples: 50, batchSize: 50, seeds: 2, every: 2 };
 /** Learning rate of the training runs; probe step sizes are multiples of it. */

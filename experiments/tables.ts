@@ -158,9 +158,10 @@ export function tablesChart(rows: RealRow[], batchSize: number): ChartSpec {
   const raw = 'raw pre-activation z (before BN)';
   const norm = 'normalized (z - mean) / sqrt(var + eps)';
   const points = rows.flatMap((r) => [{ series: raw, x: r.epoch, values: r.z }, { series: norm, x: r.epoch, values: r.normalized }]);
-  const means = rows.map((r) => r.mean);
+  const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)} to ${Math.max(...xs).toFixed(2)}`;
+  const normStd = rows.map((r) => Math.sqrt(r.normalized.reduce((s, v) => s + v * v, 0) / r.normalized.length));
   return spreadChart({
-    title: `The raw pre-activations move (batch mean ${Math.min(...means).toFixed(2)} to ${Math.max(...means).toFixed(2)}); after BN the batch stays at mean 0, std 1`,
+    title: `Raw pre-activations: batch mean ${range(rows.map((r) => r.mean))}, std ${range(rows.map((r) => r.std))} across epochs; after BN: mean 0, std ${range(normStd)}`,
     subtitle: `one unit of hidden layer 2 of a BN MLP on MNIST, a fixed batch of ${batchSize} training digits, at the end of each epoch (0 = before training)`,
     points, xTitle: 'epoch', yTitle: 'value of the unit', xScale: 'linear', spreadOver: `the ${batchSize} digits of the batch`,
     colors: seriesColors([raw, norm], { [raw]: '#e45756', [norm]: '#4c78a8' }), width: 380,

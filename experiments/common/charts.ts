@@ -76,29 +76,64 @@ export async function writeChart(spec: ChartSpec, file: string, options: ChartOp
     config: { font: `${FONT}, Helvetica, Arial, sans-serif`, background: 'white', ...(spec.config ?? {}) },
   } as ChartSpec;
   const view = new vega.View(vega.parse(vl.compile(withFont).spec), { renderer: 'none' });
-  const svg = await view.toSVG();
+  let svg = await view.toSVG();
   view.finalize();
   const svgPath = path.resolve(`${file}.svg`);
-  fs.writeFileSync(svgPath, svg);
 
   const fonts = options.fonts ?? (fontCache ??= findFontFiles());
   if (fonts.length === 0) {
+    fs.writeFileSync(svgPath, svg);
     log(`warning: no font files found, so no PNG (its text would be missing); open ${svgPath}.`);
     return { svg: svgPath, png: null, fonts };
   }
   const pngPath = path.resolve(`${file}.png`);
+  // Explicit files: resvg's own system-font lookup is not reliable across machines.
+  const font = { fontFiles: fonts.slice(0, 50), loadSystemFonts: false, defaultFontFamily: FONT, sansSerifFamily: FONT };
   try {
-    const png = new Resvg(svg, {
-      fitTo: { mode: 'zoom', value: 2 },
-      // Explicit files: resvg's own system-font lookup is not reliable across machines.
-      font: { fontFiles: fonts.slice(0, 50), loadSystemFonts: false, defaultFontFamily: FONT, sansSerifFamily: FONT },
-    }).render().asPng();
+    svg = cropToContent(svg, font);
+    fs.writeFileSync(svgPath, svg);
+    const png = new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, font }).render().asPng();
     fs.writeFileSync(pngPath, png);
     return { svg: svgPath, png: pngPath, fonts };
   } catch (err) {
+    if (!fs.existsSync(svgPath)) fs.writeFileSync(svgPath, svg);
     log(`warning: PNG rendering failed (${err instanceof Error ? err.message : err}); open ${svgPath}.`);
     return { svg: svgPath, png: null, fonts };
   }
+}
+
+/** Margin kept around the drawn content when cropping, in SVG units. */
+const CROP_MARGIN = 8;
+
+/**
+ * The SVG with its empty right and bottom strips cut off (a small margin kept). Without a canvas,
+ * vega estimates text widths generously, which leaves wide blank space beside long titles; a
+ * trial rendering with the real fonts shows where the drawing actually ends.
+ */
+function cropToContent(svg: string, font: { fontFiles: string[]; loadSystemFonts: boolean; defaultFontFamily: string; sansSerifFamily: string }): string {
+  const open = svg.match(/^<svg[^>]*>/);
+  if (!open) return svg;
+  const image = new Resvg(svg, { font }).render();
+  const { width, height } = image;
+  const px = image.pixels;
+  let right = 0;
+  let bottom = 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = 4 * (y * width + x);
+      // Anything not white (the background) is drawing.
+      if (px[i] < 250 || px[i + 1] < 250 || px[i + 2] < 250) {
+        if (x > right) right = x;
+        if (y > bottom) bottom = y;
+      }
+    }
+  }
+  const w = Math.min(width, right + 1 + CROP_MARGIN);
+  const h = Math.min(height, bottom + 1 + CROP_MARGIN);
+  const head = open[0]
+    .replace(/ width="[^"]*"/, ` width="${w}"`).replace(/ height="[^"]*"/, ` height="${h}"`)
+    .replace(/ viewBox="[^"]*"/, ` viewBox="0 0 ${w} ${h}"`);
+  return head + svg.slice(open[0].length);
 }
 
 /**

@@ -157,6 +157,8 @@ export function spreadChart(o: SpreadChartOptions): ChartSpec {
     field: 'x', type: xType, title: o.xTitle,
     ...(o.xScale === 'log' ? { scale: { type: 'log' as const } } : {}),
     ...(o.xScale === 'log2' ? { scale: { type: 'log' as const, base: 2 }, axis: { values: xDomain as number[] } } : {}),
+    // Steps, epochs, layers: whole numbers, axis from the first value.
+    ...(o.xScale === 'linear' ? { scale: { zero: false }, ...(xDomain.length <= 25 && xDomain.every((v) => Number.isInteger(v)) ? { axis: { values: xDomain as number[], format: 'd' } } : {}) } : {}),
     // Categories that are also the series: the legend names them, so the axis shows no labels.
     ...(o.xScale === 'ordinal' ? { sort: xDomain as string[], axis: o.noLine ? { labels: false, ticks: false } : { labelAngle: 0 } } : {}),
   };
