@@ -62,7 +62,7 @@ export interface ChartOptions {
 
 /**
  * Renders a vega-lite spec to `<file>.svg` (vega's SVG renderer, no canvas needed) and
- * `<file>.png` (resvg, 2x). The SVG's text is drawn by whatever opens it; the PNG needs font
+ * `<file>.png` (resvg, 2x), and keeps the spec with its data in `<file>.vl.json`. The SVG's text is drawn by whatever opens it; the PNG needs font
  * files, and resvg silently drops text without them, so with no fonts found the PNG is skipped
  * (a chart without axis labels would mislead) and a warning points to the SVG.
  *
@@ -75,6 +75,8 @@ export async function writeChart(spec: ChartSpec, file: string, options: ChartOp
     ...spec,
     config: { font: `${FONT}, Helvetica, Arial, sans-serif`, background: 'white', ...(spec.config ?? {}) },
   } as ChartSpec;
+  // The spec with its data, so a chart can be redrawn (or checked) without rerunning the experiment.
+  fs.writeFileSync(path.resolve(`${file}.vl.json`), JSON.stringify(spec, null, 1));
   const view = new vega.View(vega.parse(vl.compile(withFont).spec), { renderer: 'none' });
   let svg = await view.toSVG();
   view.finalize();
