@@ -8,6 +8,7 @@
  * batch renormalization keeps batch statistics but corrects them toward the moving averages.
  * A layer this package does not provide (yet) is left out and named in the output.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import * as pkg from '../src';
@@ -22,13 +23,30 @@ import {
 
 export interface SmallBatchOptions extends ExperimentOptions {
   batchSizes: number[];
+  /** Only the layers whose label contains one of these (case-insensitive); default all available. */
+  layers?: string[];
+  /**
+   * Results of an earlier run (its printed table, parsed), drawn and printed alongside this run's:
+   * one entry per layer and batch size with the mean, min and max over its seeds.
+   */
+  previous?: PreviousPoint[];
+}
+
+/** One layer at one batch size from an earlier run. */
+export interface PreviousPoint {
+  layer: string;
+  batchSize: number;
+  mean: number;
+  sd: number;
+  min: number;
+  max: number;
 }
 
 export const SMALL_BATCH_DEFAULTS: SmallBatchOptions = {
   epochs: 2, samples: 400, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 121, bars: false, seeds: 3,
   batchSizes: [2, 8, 32, 128],
 };
-export const SMALL_BATCH_QUICK: Partial<SmallBatchOptions> = { epochs: 1, samples: 40, testSamples: 20, seeds: 2, batchSizes: [4, 20] };
+export const SMALL_BATCH_QUICK: Partial<SmallBatchOptions> = { epochs: 1, samples: 20, testSamples: 10, seeds: 2, batchSizes: [4, 10] };
 
 /** Groups of the GroupNormalization variant (the CNN's 8 and 16 channels split evenly). */
 export const GROUPS = 4;
@@ -74,7 +92,10 @@ export function normalizationVariants(): Variant[] {
     { label: 'no normalization', make: (name) => tf.layers.activation({ activation: 'linear', name }) },
     { label: 'BatchNormalization', make: (name) => pkg.batchNormalization({ momentum: 0.9, name }) },
     hasRenorm()
-      ? { label: 'batch renormalization', make: (name) => pkg.batchNormalization({ momentum: 0.9, renorm: true, name } as pkg.BatchNormalizationArgs) }
+      // Clipping at Ioffe's final values (r in [1/3, 3], |d| <= 5); momenta 0.9 for these short runs.
+      ? { label: 'batch renormalization', make: (name) => pkg.batchNormalization({
+        momentum: 0.9, renorm: true, renormMomentum: 0.9, renormClipping: { rmax: 3, rmin: 1 / 3, dmax: 5 }, name,
+      } as pkg.BatchNormalizationArgs) }
       : { label: 'batch renormalization', make: null, reason: missing('batchNormalization({ renorm: true })') },
     gn ? { label: `GroupNormalization (${GROUPS} groups)`, make: (name) => gn({ groups: GROUPS, name }) }
       : { label: `GroupNormalization (${GROUPS} groups)`, make: null, reason: missing('groupNormalization') },
@@ -134,7 +155,8 @@ export async function main(options: ExperimentInput<SmallBatchOptions> = {}): Pr
   const opts = resolveOptions(SMALL_BATCH_DEFAULTS, SMALL_BATCH_QUICK, options);
   await tf.setBackend('cpu');
   const all = normalizationVariants();
-  const variants = all.filter((v) => v.make != null);
+  const wanted = (label: string) => !opts.layers || opts.layers.some((l) => label.toLowerCase().includes(l.toLowerCase()));
+  const variants = all.filter((v) => v.make != null && wanted(v.label));
   const missing = all.filter((v) => v.make == null).map((v) => ({ layer: v.label, reason: v.reason ?? '' }));
   missing.forEach((m) => console.log(`left out: ${m.layer} (${m.reason})`));
   const rows: SmallBatchRow[] = [];
@@ -159,37 +181,58 @@ export async function main(options: ExperimentInput<SmallBatchOptions> = {}): Pr
     }
   }
   const labels = variants.map((v) => v.label);
-  console.log(formatTable(labels.map((layer) => Object.fromEntries([['layer', layer], ...opts.batchSizes.map((b) => [`batch ${b}`,
-    formatSpread(spread(rows.filter((r) => r.layer === layer && r.batchSize === b).map((r) => r.testAccuracy)))])])),
-  { title: `\nTest accuracy by batch size (MNIST CNN, Adam 2e-3, ${opts.epochs} epochs on ${opts.samples} digits; mean ± sd (min–max) over ${opts.seeds} seeds)` }));
-  const chart = await writeChart(smallBatchChart(rows, labels, missing), path.join(opts.out, 'small-batch'));
+  const previous = (opts.previous ?? []).filter((p) => !labels.includes(p.layer));
+  const previousLabels = Array.from(new Set(previous.map((p) => p.layer)));
+  const cell = (layer: string, b: number) => {
+    const p = previous.find((q) => q.layer === layer && q.batchSize === b);
+    return p ? formatSpread({ ...p, n: opts.seeds }) : formatSpread(spread(rows.filter((r) => r.layer === layer && r.batchSize === b).map((r) => r.testAccuracy)));
+  };
+  console.log(formatTable([...previousLabels, ...labels].map((layer) => Object.fromEntries([['layer', layer], ...opts.batchSizes.map((b) => [`batch ${b}`, cell(layer, b)])])),
+  { title: `\nTest accuracy by batch size (MNIST CNN, Adam 2e-3, ${opts.epochs} epochs on ${opts.samples} digits; mean ± sd (min–max) over ${opts.seeds} seeds)${previous.length ? `; ${previousLabels.join(', ')}: from the earlier run given` : ''}` }));
+  const chart = await writeChart(smallBatchChart(rows, labels, missing.filter((m) => !previousLabels.includes(m.layer)), previous, opts.seeds), path.join(opts.out, 'small-batch'));
   console.log(`chart: ${chart.svg}${chart.png ? ` and ${chart.png}` : ''}`);
   return { rows, missing, chart };
 }
 
 /** Test accuracy against batch size (log 2), one line per layer. */
-export function smallBatchChart(rows: SmallBatchRow[], labels: string[], missing: SmallBatchResult['missing']): ChartSpec {
-  const sizes = Array.from(new Set(rows.map((r) => r.batchSize))).sort((a, b) => a - b);
-  const points = labels.flatMap((layer) => sizes.map((b) => ({
+export function smallBatchChart(rows: SmallBatchRow[], runLabels: string[], missing: SmallBatchResult['missing'], previous: PreviousPoint[] = [], seeds = 3): ChartSpec {
+  const sizes = Array.from(new Set([...rows.map((r) => r.batchSize), ...previous.map((p) => p.batchSize)])).sort((a, b) => a - b);
+  // Order of the legend: the order of normalizationVariants(), whichever run a layer came from.
+  const order = normalizationVariants().map((v) => v.label);
+  const labels = Array.from(new Set([...runLabels, ...previous.map((p) => p.layer)]))
+    .sort((a, b) => (order.indexOf(a) === -1 ? 99 : order.indexOf(a)) - (order.indexOf(b) === -1 ? 99 : order.indexOf(b)));
+  const points = runLabels.flatMap((layer) => sizes.map((b) => ({
     series: layer, x: b, values: rows.filter((r) => r.layer === layer && r.batchSize === b).map((r) => r.testAccuracy),
   })));
-  const at = (layer: string, b: number) => spread(rows.filter((r) => r.layer === layer && r.batchSize === b).map((r) => r.testAccuracy)).mean;
+  const at = (layer: string, b: number) => previous.find((p) => p.layer === layer && p.batchSize === b)?.mean
+    ?? spread(rows.filter((r) => r.layer === layer && r.batchSize === b).map((r) => r.testAccuracy)).mean;
   const [small, large] = [sizes[0], sizes[sizes.length - 1]];
   const best = labels.reduce((a, b) => (at(b, small) > at(a, small) ? b : a), labels[0]);
   const bnDrop = at('BatchNormalization', large) - at('BatchNormalization', small);
-  return spreadChart({
+  const spec = spreadChart({
     title: `At batch ${small}, BN reaches ${at('BatchNormalization', small).toFixed(2)} test accuracy (${bnDrop >= 0 ? `${bnDrop.toFixed(2)} below` : `${(-bnDrop).toFixed(2)} above`} batch ${large}); best at batch ${small}: ${best}, ${at(best, small).toFixed(2)}`,
     subtitle: [
       'MNIST CNN: two stride-2 3x3 convolutions (8, 16 channels), each followed by the layer and ReLU; Adam 2e-3; same epochs for every batch size',
       ...(missing.length ? [`not run (not in this version of the package): ${missing.map((m) => m.layer).join(', ')}`] : []),
     ],
     points, xTitle: 'batch size (samples, log 2 scale)', yTitle: 'test accuracy (fraction correct)', xScale: 'log2', width: 420, height: 280,
+    spreadOver: `${seeds} seeds`,
     colors: seriesColors(labels, { 'no normalization': '#e45756', BatchNormalization: '#4c78a8', 'batch renormalization': '#72b7b2' }),
   });
+  // An earlier run's layers: its means and min–max ranges, drawn like this run's.
+  const data = (spec as { data: { values: Array<Record<string, unknown>> } }).data.values;
+  previous.forEach((p) => data.push({ series: p.layer, x: p.batchSize, panel: '', mean: p.mean, lo: p.min, hi: p.max }));
+  return spec;
 }
 
 if (require.main === module) {
   const program = experimentCli('npm run experiment:small-batch --', 'BN, batch renorm, Group/Layer/Instance normalization across batch sizes.', SMALL_BATCH_DEFAULTS)
-    .option('--batch-sizes <list>', 'comma-separated batch sizes', (v) => v.split(',').map(Number), SMALL_BATCH_DEFAULTS.batchSizes);
-  runCli(() => main(experimentOptions<SmallBatchOptions>(program.parse())));
+    .option('--batch-sizes <list>', 'comma-separated batch sizes', (v) => v.split(',').map(Number), SMALL_BATCH_DEFAULTS.batchSizes)
+    .option('--layers <list>', 'only these layers (comma-separated parts of their names, e.g. renorm,group)', (v) => v.split(','))
+    .option('--previous <file>', 'JSON list of {layer, batchSize, mean, sd, min, max} from an earlier run, drawn alongside');
+  runCli(() => {
+    const options = experimentOptions<SmallBatchOptions & { previous: unknown }>(program.parse());
+    const file = program.opts().previous as string | undefined;
+    return main({ ...options, previous: file ? JSON.parse(fs.readFileSync(file, 'utf8')) as PreviousPoint[] : undefined });
+  });
 }

@@ -69,6 +69,21 @@ test('small-batch: a row per available layer, batch size and seed; missing layer
   // One small CNN fit per available layer, batch size and seed: more layers, more time (minutes on a loaded machine).
 }, 600_000);
 
+test('small-batch: an earlier run\'s layers are drawn and printed beside this run\'s; --layers selects', async () => {
+  const lines: string[] = [];
+  jest.spyOn(console, 'log').mockImplementation((line: string) => { lines.push(line); });
+  const previous = [4, 20].map((batchSize) => ({ layer: 'earlier layer', batchSize, mean: 0.5, sd: 0.1, min: 0.4, max: 0.6 }));
+  // No layer name contains 'nothing': nothing is trained, only the earlier results are shown.
+  const r = await smallBatch.main({ quick: true, out, layers: ['nothing'], previous });
+  expect(r.rows).toEqual([]);
+  const table = lines.find((l) => l.includes('Test accuracy by batch size'))!;
+  expect(table).toContain('| earlier layer');
+  expect(table).toContain('0.500 ± 0.100 (0.400–0.600)');
+  const spec = JSON.parse(fs.readFileSync(path.join(out, 'small-batch.vl.json'), 'utf8'));
+  expect(spec.data.values.filter((v: { series: string }) => v.series === 'earlier layer')).toHaveLength(2);
+  expectChartFiles(r.chart.svg, r.chart.png, r.chart.fonts, ['earlier layer']);
+});
+
 test('seeds helpers: spread, formatting, option precedence', () => {
   const s = spread([0.9, 0.92, 0.94]);
   expect(s.mean).toBeCloseTo(0.92, 10);

@@ -143,7 +143,7 @@ export interface SpreadChartOptions {
  */
 export function spreadChart(o: SpreadChartOptions): ChartSpec {
   const clip = (v: number) => (o.clip ? Math.min(o.clip[1], Math.max(o.clip[0], Number.isFinite(v) ? v : o.clip[1])) : v);
-  const seeds = Math.max(...o.points.map((p) => p.values.length));
+  const seeds = Math.max(0, ...o.points.map((p) => p.values.length));
   const values = o.points.map((p) => {
     const s = spread(p.values.map(clip));
     return { series: p.series, x: p.x, panel: p.panel ?? '', mean: s.mean, lo: s.min, hi: s.max };
