@@ -126,6 +126,8 @@ export interface SpreadChartOptions {
   panels?: Array<{ name: string; yTitle: string; yLog?: boolean }>;
   /** Values clipped into [lo, hi] before plotting (e.g. a diverged loss), said in the subtitle by the caller. */
   clip?: [number, number];
+  /** The x values to label (default: those of `points`). */
+  xValues?: Array<number | string>;
   /** What the spread is over, for the subtitle (default 'seeds'). */
   spreadOver?: string;
   /** Draw points only (no connecting line), e.g. for categories. */
@@ -152,7 +154,7 @@ export function spreadChart(o: SpreadChartOptions): ChartSpec {
     o.spreadOver ? `line and points: mean over ${o.spreadOver}; vertical bars: min–max over ${o.spreadOver}`
       : `line and points: mean over ${seeds} seed${seeds === 1 ? '' : 's'}; vertical bars: min–max over seeds`];
   const xType = o.xScale === 'ordinal' ? 'ordinal' as const : 'quantitative' as const;
-  const xDomain = Array.from(new Set(o.points.map((p) => p.x)));
+  const xDomain = o.xValues ?? Array.from(new Set(o.points.map((p) => p.x)));
   const x = {
     field: 'x', type: xType, title: o.xTitle,
     ...(o.xScale === 'log' ? { scale: { type: 'log' as const } } : {}),
