@@ -18,6 +18,9 @@ import * as landscape from '../experiments/landscape';
 import * as lrSweep from '../experiments/lr_sweep';
 import * as regularization from '../experiments/regularization';
 
+// Generous: these run real training and share the machine with the rest of the suite.
+jest.setTimeout(300000);
+
 let out: string;
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -11,6 +11,9 @@ import { formatSpread, resolveOptions, spread } from '../experiments/common/seed
 import * as smallBatch from '../experiments/small_batch';
 import * as tables from '../experiments/tables';
 
+// Generous: these run real training and share the machine with the rest of the suite.
+jest.setTimeout(300000);
+
 let out: string;
 beforeAll(async () => {
   await tf.setBackend('cpu');
