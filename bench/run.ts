@@ -11,7 +11,7 @@
  * the time includes the work.
  *
  * Usage: `npm run bench` | `npm run bench -- --json` | `npm run bench -- --quick` | `npm run bench -- --backends wasm`
- *        | `npm run bench -- --layers family` (or `bn`) | `npm run bench -- --epochs` (see epoch.ts)
+ *        | `npm run bench -- --layers family` (or `bn`) | `npm run bench -- --cases 'GN,IN'` (name prefixes) | `npm run bench -- --epochs` (see epoch.ts)
  */
 import * as v8 from 'v8';
 import * as vm from 'vm';
@@ -200,7 +200,9 @@ async function main(): Promise<void> {
   const backends = only >= 0 ? argv[only + 1].split(',') : BACKENDS;
   // `--layers bn` or `--layers family` runs one half; both by default.
   const layers = argv.indexOf('--layers') >= 0 ? argv[argv.indexOf('--layers') + 1] : 'bn,family';
-  const cases: BenchCase[] = [...(layers.includes('bn') ? CASES : []), ...(layers.includes('family') ? FAMILY_CASES : [])];
+  const picked = argv.indexOf('--cases') >= 0 ? argv[argv.indexOf('--cases') + 1].split(',') : null;
+  const cases: BenchCase[] = [...(layers.includes('bn') ? CASES : []), ...(layers.includes('family') ? FAMILY_CASES : [])]
+    .filter((c) => picked == null || picked.some((p) => c.name.startsWith(p)));
   const rows: Row[] = [];
   for (const backend of backends) {
     if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} failed to initialize`);
