@@ -23,7 +23,7 @@ export function resolveOptions<T extends ExperimentOptions>(defaults: T, quick: 
   return { ...defaults, ...(isQuick ? quick : {}), ...set };
 }
 
-/** The seeds of a run: `seed`, `seed + 1`, ..., `seeds` of them. */
+/** The random seeds of a run: `seed`, `seed + 1`, ..., `seeds` of them. */
 export function seedList(opts: Pick<ExperimentOptions, 'seed' | 'seeds'>): number[] {
   return Array.from({ length: opts.seeds }, (_, i) => opts.seed + i);
 }
