@@ -21,31 +21,15 @@ import { BatchNormalization } from '../src/layer/batch_normalization';
 import { groupNormalization, instanceNormalization } from '../src/layer/group_normalization';
 import { layerNormalization } from '../src/layer/layer_normalization';
 import { CompositeGroupNorm } from './composite_norm';
-import { median } from '../src/core/timing';
 import { machine } from './machine';
 import { BenchCase, CASES, fmt, Mode, MODES, Row, table } from './layer_table';
+import { compareLayers } from './measure';
 
 const BACKENDS = ['cpu', 'wasm'];
 
 /** The native reference: PyTorch 1.13 CPU, one thread, dense training step. */
 const NATIVE_DENSE_TRAIN_MS = 1.4;
 
-
-/** One measured step: returns a function that runs it once and reads everything back. */
-function makeStep(layer: tf.layers.Layer, x: tf.Tensor, dy: tf.Tensor, mode: Mode): () => void {
-  if (mode === 'infer') {
-    return () => tf.tidy(() => { (layer.apply(x) as tf.Tensor).dataSync(); });
-  }
-  const xVar = tf.variable(x, true);
-  const params = layer.trainableWeights.map((w) => w.read() as tf.Variable);
-  return () => tf.tidy(() => {
-    // Forward + backward for x, gamma, beta with an upstream gradient dy: no loss ops timed.
-    const { value, grads } = tf.engine().gradients(
-      () => layer.apply(xVar, { training: true }) as tf.Tensor, [xVar, ...params], dy);
-    value.dataSync();
-    grads.forEach((g) => g.dataSync());
-  });
-}
 
 /**
  * A full garbage collection before each timed sample (untimed), so neither layer pays for the
@@ -58,47 +42,6 @@ const collectGarbage: () => void = (() => {
   return vm.runInNewContext('gc') as () => void;
 })();
 
-/** Mean time of `reps` back-to-back calls, in ms. */
-function timeSample(step: () => void, reps: number): number {
-  collectGarbage();
-  const t0 = process.hrtime.bigint();
-  for (let r = 0; r < reps; r++) step();
-  return Number(process.hrtime.bigint() - t0) / 1e6 / reps;
-}
-
-/** Runs until the JIT has settled: at least 2 calls, up to 10 or about a second. */
-function warmUp(step: () => void): number {
-  let calls = 0;
-  let last = 0;
-  const t0 = process.hrtime.bigint();
-  while (calls < 2 || (calls < 10 && Number(process.hrtime.bigint() - t0) / 1e6 < 1000)) {
-    last = timeSample(step, 1);
-    calls++;
-  }
-  return last;
-}
-
-/**
- * Warm-up, then timed samples alternating between the steps (so background load hits both
- * alike) until each has `minRuns` samples and ~`budgetMs` is spent. A sample repeats the step
- * back to back for ~20 ms, which lifts sub-millisecond steps above timer noise and keeps each
- * step's own garbage collection in its time.
- */
-function measure(steps: Array<(() => void) | null>, minRuns: number, maxRuns: number, budgetMs: number) {
-  const times: number[][] = steps.map(() => []);
-  const reps = steps.map((s) => (s == null ? 0 : Math.max(1, Math.min(500, Math.round(20 / Math.max(warmUp(s), 1e-3))))));
-  let spent = 0;
-  let runs = 0;
-  for (; runs < maxRuns && (runs < minRuns || spent < budgetMs); runs++) {
-    steps.forEach((s, i) => {
-      if (s == null) return;
-      const t = timeSample(s, reps[i]);
-      times[i].push(t);
-      spent += t * reps[i];
-    });
-  }
-  return { medians: times.map((t) => (t.length ? median(t) : null)), runs, reps };
-}
 
 /** The normalization family's cases: ours against tfjs's built-in (LN) or a composite tf-ops layer (GN, IN). */
 interface FamilyCase extends BenchCase {
@@ -117,32 +60,13 @@ const FAMILY_CASES: FamilyCase[] = [
 ];
 
 function runCase(backend: string, c: BenchCase, mode: Mode, quick: boolean): Row {
-  const x = tf.tidy(() => tf.add(tf.mul(tf.randomNormal(c.shape), 2), 0.5));
-  const dy = tf.randomNormal(c.shape);
   const family = (c as FamilyCase).make?.();
   const ours = family?.ours ?? new BatchNormalization({ axis: c.axis });
-  const builtin = family?.reference ?? tf.layers.batchNormalization({ axis: c.axis });
-  ours.build(c.shape);
-  builtin.build(c.shape);
-  const oursStep = makeStep(ours, x, dy, mode);
-  let builtinStep: (() => void) | null = makeStep(builtin, x, dy, mode);
-  let builtinError: string | undefined;
-  try {
-    builtinStep();
-  } catch (e) {
-    builtinError = (e as Error).message.split('\n')[0].slice(0, 100);
-    builtinStep = null;
-  }
+  const reference = family?.reference ?? tf.layers.batchNormalization({ axis: c.axis });
   // The built-in LayerNormalization takes seconds per step on cpu and wasm: fewer samples there.
   const minRuns = quick ? 3 : family != null ? 5 : 11;
-  const { medians: [oursMs, builtinMs], runs, reps } = measure([oursStep, builtinStep], minRuns, quick ? 10 : 100, quick ? 300 : 3000);
-  tf.dispose([x, dy]);
-  tf.disposeVariables();
-  return {
-    backend, case: c.name, mode, oursMs: oursMs as number, builtinMs,
-    speedup: builtinMs != null ? builtinMs / (oursMs as number) : null,
-    runs, reps: reps[0], builtinError,
-  };
+  return compareLayers(backend, c, mode, ours, reference,
+    { minRuns, maxRuns: quick ? 10 : 100, budgetMs: quick ? 300 : 3000, gc: collectGarbage });
 }
 
 /** The performance targets, each with whether the measured rows meet it. */
