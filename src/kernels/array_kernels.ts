@@ -26,6 +26,17 @@ function dims(attrs: NamedAttrMap | undefined): Dims & { epsilon: number } {
   return { outer: a.outer, channels: a.channels, inner: a.inner, epsilon: a.epsilon };
 }
 
+/**
+ * The group view, copied into an object literal. The attrs object arrives with a fresh hidden
+ * class after a full garbage collection has dropped the old one (it is built with a spread),
+ * and optimized loops that read a view through a new hidden class bail out; a literal made here
+ * always has the same one (as `dims` above).
+ */
+function groupDims(attrs: NamedAttrMap | undefined): GroupNormAttrs {
+  const a = attrs as GroupNormAttrs;
+  return { P: a.P, K: a.K, G: a.G, J: a.J, R: a.R, cK: a.cK, cG: a.cG, channels: a.channels, epsilon: a.epsilon };
+}
+
 function input(inputs: Parameters<KernelFunc>[0]['inputs'], name: string): TensorInfo {
   const t = inputs[name];
   if (t == null) throw new Error(`tfjs-batchnorm kernel: missing input '${name}'`);
@@ -76,7 +87,7 @@ export function arrayKernels(backendName: string, io: ArrayAdapter): KernelConfi
       return infos[0];
     }),
     kernel(GroupNormForward, ({ inputs, backend, attrs }) => {
-      const d = attrs as GroupNormAttrs;
+      const d = groupDims(attrs);
       const x = input(inputs, 'x');
       const { infos, arrays: [y, mean, invStd] } = io.allocate(backend, [x.shape, [d.P * d.G], [d.P * d.G]]);
       const [xv, g, b] = ['x', 'gamma', 'beta'].map((k) => io.read(backend, input(inputs, k)));
@@ -84,7 +95,7 @@ export function arrayKernels(backendName: string, io: ArrayAdapter): KernelConfi
       return infos;
     }),
     kernel(GroupNormBackward, ({ inputs, backend, attrs }) => {
-      const d = attrs as GroupNormAttrs;
+      const d = groupDims(attrs);
       const shapes = [input(inputs, 'x').shape, [d.channels], [d.channels]];
       const { infos, arrays: [dx, dgamma, dbeta] } = io.allocate(backend, shapes);
       const [dy, x, g, m, s] = ['dy', 'x', 'gamma', 'mean', 'invStd'].map((k) => io.read(backend, input(inputs, k)));
