@@ -102,7 +102,9 @@ function targets(rows: Row[]): Array<{ target: string; holds: boolean; detail: s
     detail: slower.length === 0 ? `all ${rows.filter((r) => r.speedup != null).length} comparisons`
       : slower.map((r) => `${r.backend} ${r.case} ${r.mode} ${r.speedup!.toFixed(2)}x`).join('; '),
   });
-  const best = Math.min(...rows.filter((r) => r.case.startsWith('dense') && r.mode === 'train').map((r) => r.oursMs));
+  const dense = rows.filter((r) => r.case.startsWith('dense') && r.mode === 'train');
+  if (dense.length === 0) return out;
+  const best = Math.min(...dense.map((r) => r.oursMs));
   out.push({
     target: `dense training step within 3x of native ${NATIVE_DENSE_TRAIN_MS} ms (<= ${(3 * NATIVE_DENSE_TRAIN_MS).toFixed(1)} ms)`,
     holds: best <= 3 * NATIVE_DENSE_TRAIN_MS,

@@ -68,7 +68,7 @@ function layerOutputAndGrads(layer: NormalizationBase, x: tf.Tensor, w: tf.Tenso
   return [y, dx, grads[gammaVar.name], grads[betaVar.name]];
 }
 
-describe.each(['cpu', 'wasm'] as const)('%s backend (kernels; on wasm GN / IN take the composite path)', (backend) => {
+describe.each(['cpu', 'wasm'] as const)('%s backend (kernels)', (backend) => {
   beforeAll(() => useBackend(backend));
 
   test.each(CASES.map((c) => [c.name, c] as const))('%s: output and gradients match the autodiff reference', (_, c) => {

@@ -3,7 +3,7 @@
  * and wasm.ts only say how to read an input and allocate an output on their backend.
  */
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs';
-import { Dims, gradSums, gradX, inferenceForward, trainingForward } from './loops';
+import { Dims, gradSums, gradX, inferenceForward, inverseStd, trainingForward } from './loops';
 import { groupBackward, groupForward } from './group_loops';
 import {
   BatchNormAttrs, BatchNormGradSums, BatchNormGradX, BatchNormInference, BatchNormTraining, GradXAttrs, GroupNormAttrs,
@@ -64,14 +64,14 @@ export function arrayKernels(backendName: string, io: ArrayAdapter): KernelConfi
       const x = input(inputs, 'x');
       const { infos, arrays: [y] } = io.allocate(backend, [x.shape]);
       const [xv, m, v, g, b] = ['x', 'mean', 'variance', 'gamma', 'beta'].map((k) => io.read(backend, input(inputs, k)));
-      inferenceForward(xv, m, v, g, b, d, d.epsilon, y);
+      inferenceForward(xv, m, inverseStd(v, d.epsilon), g, b, d, y);
       return infos[0];
     }),
     kernel(BatchNormGradSums, ({ inputs, backend, attrs }) => {
       const d = dims(attrs);
       const { infos, arrays: [dbeta, dgamma] } = io.allocate(backend, [[d.channels], [d.channels]]);
       const [dy, x, m, v] = ['dy', 'x', 'mean', 'variance'].map((k) => io.read(backend, input(inputs, k)));
-      gradSums(dy, x, m, v, d, d.epsilon, dbeta, dgamma);
+      gradSums(dy, x, m, inverseStd(v, d.epsilon), d, dbeta, dgamma);
       return infos;
     }),
     kernel(BatchNormGradX, ({ inputs, backend, attrs }) => {
@@ -83,7 +83,7 @@ export function arrayKernels(backendName: string, io: ArrayAdapter): KernelConfi
         ? ['dbeta', 'dgamma', 'dmean', 'dvariance'].map((k) => io.read(backend, input(inputs, k))) as
           [Float32Array, Float32Array, Float32Array, Float32Array]
         : null;
-      gradX({ dy, x, mean: m, variance: v, gamma: g, sums }, d, d.epsilon, dx);
+      gradX({ dy, x, mean: m, invStd: inverseStd(v, d.epsilon), gamma: g, sums }, d, dx);
       return infos[0];
     }),
     kernel(GroupNormForward, ({ inputs, backend, attrs }) => {

@@ -11,6 +11,9 @@
  *   S1 = sum(gamma*dy),   S2 = sum(gamma*dy*xhat)               (over each group)
  *   dx = invStd * (gamma*dy - (S1 + xhat*S2) / n)
  *
+ * InstanceNormalization is BatchNormalization per sample and runs on loops.ts (see
+ * perSampleBatchNorm below).
+ *
  * How the loops are written, for speed in V8:
  * - The view walks the input as blocks of J*R contiguous values, one per (p, k, g), in which
  *   gamma's index is `c0 + floor(t / R)`. The per-value loops are written twice: for R = 1 (the
@@ -23,6 +26,17 @@
  *   slower with a garbage collection per call.
  */
 import type { GroupView } from '../core/view';
+import { Dims, gradSums, gradX, trainingForward } from './loops';
+
+/**
+ * InstanceNormalization's views (one channel per group, a gamma per channel) make each sample a
+ * BatchNormalization over its `[K, G, R]` values, so BatchNormalization's loops serve them, with
+ * their four-row sweeps for channels last, where the loops below would handle one value per
+ * (p, k, g) block. Returns the per-sample `[outer, C, inner]` sizes, or null for other views.
+ */
+function perSampleBatchNorm(d: GroupView): Dims | null {
+  return d.J === 1 && d.cK === 0 && d.cG === 1 && d.channels === d.G ? { outer: d.K, channels: d.G, inner: d.R } : null;
+}
 
 /**
  * Forward: mean and 1/sqrt(variance + epsilon) per (p, g) (written to `mean`, `invStd`), then
@@ -32,6 +46,11 @@ import type { GroupView } from '../core/view';
  */
 export function groupForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, d: GroupView, epsilon: number,
   out: { y: Float32Array; mean: Float32Array; invStd: Float32Array }): void {
+  const instance = perSampleBatchNorm(d);
+  if (instance != null) {
+    instanceForward(x, gamma, beta, d.P, instance, epsilon, out);
+    return;
+  }
   const mean = new Float64Array(d.P * d.G);
   const invStd = new Float64Array(d.P * d.G);
   groupMoments(x, d, epsilon, mean, invStd);
@@ -109,6 +128,11 @@ function groupAffine(x: Float32Array, gamma: Float32Array, beta: Float32Array, m
  */
 export function groupBackward(dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array,
   invStd: Float32Array, d: GroupView, out: { dx: Float32Array; dgamma: Float32Array; dbeta: Float32Array }): void {
+  const instance = perSampleBatchNorm(d);
+  if (instance != null) {
+    instanceBackward(dy, x, gamma, mean, invStd, d.P, instance, out);
+    return;
+  }
   const sums = {
     dbeta: new Float64Array(d.channels),
     dgamma: new Float64Array(d.channels),
@@ -192,4 +216,46 @@ function gradientX(dy: Float32Array, x: Float32Array, gamma: Float32Array, mean:
       }
     }
   }
+}
+
+/** groupForward for InstanceNormalization: BatchNormalization's training forward on each sample. */
+function instanceForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, samples: number, d: Dims,
+  epsilon: number, out: { y: Float32Array; mean: Float32Array; invStd: Float32Array }): void {
+  const { channels } = d;
+  const n = d.outer * channels * d.inner;
+  const variance = new Float32Array(channels);
+  for (let p = 0, o = 0, s = 0; p < samples; p++, o += n, s += channels) {
+    trainingForward(x.subarray(o, o + n), gamma, beta, d, epsilon, out.y.subarray(o, o + n),
+      out.mean.subarray(s, s + channels), variance);
+    for (let c = 0; c < channels; c++) out.invStd[s + c] = 1 / Math.sqrt(variance[c] + epsilon);
+  }
+}
+
+/**
+ * groupBackward for InstanceNormalization: BatchNormalization's training backward on each
+ * sample, whose per-sample dgamma and dbeta are summed over the samples.
+ */
+function instanceBackward(dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array,
+  invStd: Float32Array, samples: number, d: Dims,
+  out: { dx: Float32Array; dgamma: Float32Array; dbeta: Float32Array }): void {
+  const { channels } = d;
+  const n = d.outer * channels * d.inner;
+  const inv = new Float64Array(channels);
+  const dbeta = new Float32Array(channels);
+  const dgamma = new Float32Array(channels);
+  const zero = new Float32Array(channels);
+  const totalDbeta = new Float64Array(channels);
+  const totalDgamma = new Float64Array(channels);
+  for (let p = 0, o = 0, s = 0; p < samples; p++, o += n, s += channels) {
+    const [dyP, xP, meanP] = [dy.subarray(o, o + n), x.subarray(o, o + n), mean.subarray(s, s + channels)];
+    for (let c = 0; c < channels; c++) inv[c] = invStd[s + c];
+    gradSums(dyP, xP, meanP, inv, d, dbeta, dgamma);
+    gradX({ dy: dyP, x: xP, mean: meanP, invStd: inv, gamma, sums: [dbeta, dgamma, zero, zero] }, d, out.dx.subarray(o, o + n));
+    for (let c = 0; c < channels; c++) {
+      totalDbeta[c] += dbeta[c];
+      totalDgamma[c] += dgamma[c];
+    }
+  }
+  out.dbeta.set(totalDbeta);
+  out.dgamma.set(totalDgamma);
 }

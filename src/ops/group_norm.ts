@@ -9,7 +9,7 @@
  * where S1 and S2 are sums over each (p, g) group: gamma varies inside a group, so they are not
  * gamma times a channel sum, as they are for BatchNormalization.
  *
- * Dispatch: on a backend with this package's kernels (cpu; wasm for LayerNormalization) one fused
+ * Dispatch: on a backend with this package's kernels (cpu, wasm) one fused
  * forward kernel with a registered gradient (one fused backward kernel); everywhere else the
  * composite `tf.customGrad` path below. Missing gamma / beta are filled with ones / zeros here, once, for both paths.
  */
@@ -45,11 +45,7 @@ export function groupNormalize(args: GroupNormInputs): tf.Tensor {
     const gamma = args.gamma ?? tf.ones([args.view.channels]);
     const beta = args.beta ?? tf.zeros([args.view.channels]);
     const filled = { ...args, gamma, beta };
-    // On wasm, channel groups (GroupNormalization, InstanceNormalization) run faster through the
-    // backend's own compiled ops than through these JavaScript loops (measured: `npm run bench`,
-    // BENCHMARKS.md), so only LayerNormalization takes the kernels there.
-    const slowHere = tf.getBackend() === 'wasm' && args.view.cG > 0;
-    const kernelsServe = hasGroupNormKernels() && !slowHere && [args.x, gamma, beta].every((t) => t.dtype === 'float32');
+    const kernelsServe = hasGroupNormKernels() && [args.x, gamma, beta].every((t) => t.dtype === 'float32');
     return kernelsServe ? groupNormKernel(filled) : compositeGroupNormalize(filled);
   });
 }
