@@ -20,6 +20,7 @@ function truthy(value: unknown): boolean {
  * Usage: `const baked = savedTraining(layer); // true, false or null`
  */
 export function savedTraining(layer: tf.layers.Layer): boolean | null {
+  if (layer.inboundNodes.length === 0) return null; // a layer applied to tensors only (asked on every call)
   const saved = layer.inboundNodes.map((node) => (node.callArgs as Kwargs | undefined)?.['training']);
   if (saved.length === 0 || saved.some((v) => v == null)) return null;
   const values = saved.map(truthy);

@@ -42,11 +42,12 @@ function unpack(args: BatchNormInputs, tensors: tf.Tensor[]) {
 
 /** Whether the fused kernels can serve these tensors on the active backend. */
 function kernelsServe(args: BatchNormInputs, ...perChannelTensors: tf.Tensor[]): boolean {
+  // The backend first: a remembered answer, and the only one needed on webgl (every layer call asks).
+  if (!hasBatchNormKernels()) return false;
   const channels = args.x.shape[args.axis];
   const tensors = [args.x, args.gamma, args.beta, ...perChannelTensors].filter((t): t is tf.Tensor => t != null);
   return tensors.every((t) => t.dtype === 'float32') &&
-    [args.gamma, args.beta, ...perChannelTensors].every((t) => t == null || t.size === channels) &&
-    hasBatchNormKernels();
+    [args.gamma, args.beta, ...perChannelTensors].every((t) => t == null || t.size === channels);
 }
 
 /** Reshapes a per-channel vector for broadcasting against the view. */

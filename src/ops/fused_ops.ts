@@ -14,6 +14,12 @@
  *     dx     = k * dy + tf.batchNorm(x, mean, variance, -k * dbeta / n, -k * dgamma / n)
  *              with k = gamma * invStd per channel                  (three passes)
  *
+ * Inference with no gradient recorded (predict) on webgl calls the FusedBatchNorm kernel
+ * directly, with x in its own shape: the webgl program broadcasts per-channel values against any
+ * rank, so the two Reshape kernels tf.batchNorm runs around it (to 4-D and back) are skipped. Same
+ * shader program and output as the built-in's call, two kernel dispatches fewer per call, which is
+ * what a small input's time is made of.
+ *
  * x and dy keep their own shape: on webgl a reshape that changes the last two dimensions repacks
  * the whole texture (one more pass), so per-channel tensors are shaped to broadcast instead
  * (`[1, C, 1, 1]` for axis 1 of a rank-4 input; `[C]` for the last axis). The math is that of
@@ -63,16 +69,16 @@ interface Layout {
 }
 
 function layoutOf(args: BatchNormInputs): Layout {
-  const { x, axis } = args;
-  const last = axis === x.rank - 1;
-  return {
-    shape: last ? [x.shape[axis]] : x.shape.map((d, i) => (i === axis ? d : 1)),
-    axes: x.shape.map((_, i) => i).filter((i) => i !== axis),
-    count: featureView(x.shape, axis).count,
-  };
+  return { shape: perChannelShape(args), axes: args.x.shape.map((_, i) => i).filter((i) => i !== args.axis),
+    count: featureView(args.x.shape, args.axis).count };
 }
 
-function perChannel(v: tf.Tensor, layout: Layout): tf.Tensor {
+/** `[C]` for the last axis, else x's rank with C at the feature axis and 1 elsewhere. */
+function perChannelShape({ x, axis }: BatchNormInputs): number[] {
+  return axis === x.rank - 1 ? [x.shape[axis]] : x.shape.map((d, i) => (i === axis ? d : 1));
+}
+
+function perChannel(v: tf.Tensor, layout: Pick<Layout, 'shape'>): tf.Tensor {
   return tf.util.arraysEqual(v.shape, layout.shape) ? v : tf.reshape(v, layout.shape);
 }
 
@@ -140,16 +146,16 @@ export function fusedOpsTraining(args: BatchNormInputs): TrainingResult {
  * Usage: `const y = fusedOpsInference({ x, gamma, beta, axis: 1, epsilon: 1e-3 }, movingMean, movingVariance);`
  */
 export function fusedOpsInference(args: BatchNormInputs, mean: tf.Tensor, variance: tf.Tensor): tf.Tensor {
-  const layout = layoutOf(args);
-  if (!recordingGradients() || (layout.shape.length === 1 && args.gamma != null && args.beta != null)) {
-    // The built-in's own tf.batchNorm call: when no gradient is being recorded (predict), and
+  const recording = recordingGradients();
+  const last = args.axis === args.x.rank - 1;
+  if (!recording || (last && args.gamma != null && args.beta != null)) {
+    // The built-in's own batchNorm: when no gradient is being recorded (predict), and
     // channels-last with gamma and beta, where tf.batchNorm's registered gradient (analytic) is
     // right. Its gradient fails without gamma or beta and off the last axis, which is what the
     // customGrad below is for (e.g. fine-tuning through a frozen channels-first layer).
-    return tf.tidy(() => batchNorm(args.x, perChannel(mean, layout), perChannel(variance, layout),
-      args.beta != null ? perChannel(args.beta, layout) : undefined,
-      args.gamma != null ? perChannel(args.gamma, layout) : undefined, args.epsilon));
+    return plainInference(args, mean, variance, !recording && tf.getBackend() === 'webgl');
   }
+  const layout = layoutOf(args);
   const forward = tf.customGrad((...tensorsAndSave: unknown[]) => {
     const save = tensorsAndSave.pop() as tf.GradSaveFunc;
     const { x, gamma, beta } = unpackInputs(args, tensorsAndSave as tf.Tensor[]);
@@ -172,4 +178,24 @@ export function fusedOpsInference(args: BatchNormInputs, mean: tf.Tensor, varian
     return { value: y, gradFunc };
   });
   return forward(...inputsOf(args));
+}
+
+/**
+ * `y = gamma * (x - mean) / sqrt(variance + epsilon) + beta` as one FusedBatchNorm kernel, with
+ * tfjs's registered gradient (recorded by tf.batchNorm only). `direct`: run the kernel itself,
+ * without tf.batchNorm's reshapes (webgl, nothing recorded; see the module comment).
+ */
+function plainInference(args: BatchNormInputs, mean: tf.Tensor, variance: tf.Tensor, direct: boolean): tf.Tensor {
+  const layout = { shape: perChannelShape(args) };
+  const reshaped = (t: tf.Tensor | null) => (t == null ? undefined : perChannel(t, layout));
+  // Only per-channel reshapes are made here (none for the last axis, whose vectors broadcast as they are).
+  return tf.tidy(() => {
+    const [m, v, offset, scale] = [mean, variance, args.beta, args.gamma].map(reshaped);
+    if (!direct) return batchNorm(args.x, m!, v!, offset, scale, args.epsilon);
+    const inputs: Record<string, tf.Tensor> = { x: args.x, mean: m!, variance: v! };
+    if (offset != null) inputs.offset = offset;
+    if (scale != null) inputs.scale = scale;
+    return tf.engine().runKernel(tf.FusedBatchNorm, inputs as unknown as tf.NamedTensorMap,
+      { varianceEpsilon: args.epsilon } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  });
 }

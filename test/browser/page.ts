@@ -117,7 +117,7 @@ const CHECKS: Record<string, () => Promise<string>> = {
     return lines.join('; ');
   },
 
-  async 'inference matches the built-in (moving statistics, channels axis 1 and -1)'() {
+  async 'inference matches the built-in (moving statistics, channels axis 1 and -1; also without gamma and beta)'() {
     const lines: string[] = [];
     for (const axis of [-1, 1]) {
       const x = tf.randomNormal([3, 4, 5], 1, 3, 'float32', 7);
@@ -142,6 +142,24 @@ const CHECKS: Record<string, () => Promise<string>> = {
       if (!(d <= 1e-5)) throw new Error(`axis ${axis}: differs by ${d.toExponential(2)} (tolerance 1e-5)`);
       lines.push(`axis ${axis}: ${d.toExponential(1)}`);
     }
+    // Without gamma and beta (center and scale false): the kernel then runs with mean and variance only.
+    const x = tf.randomNormal([2, 3, 4, 5], 1, 3, 'float32', 12);
+    for (const axis of [-1, 1]) {
+      const layer = batchNormalization({ axis, center: false, scale: false, epsilon: 1e-3 });
+      const shape = x.shape.map((d, i) => (i === (axis + 4) % 4 ? d : 1));
+      const c = x.shape[(axis + 4) % 4];
+      const stats = [tf.randomNormal([c], 0, 1, 'float32', 13), tf.randomUniform([c], 0.5, 4, 'float32', 14)];
+      tf.dispose(layer.apply(x) as tf.Tensor); // builds it, as a first call does
+      layer.setWeights(stats);
+      const got = layer.apply(x) as tf.Tensor;
+      const want = tf.tidy(() => tf.div(tf.sub(x, stats[0].reshape(shape)), tf.sqrt(tf.add(stats[1].reshape(shape), 1e-3))));
+      const d = relDiff(await got.data(), await want.data());
+      tf.dispose([got, want, ...stats]);
+      layer.dispose();
+      if (!(d <= 1e-5)) throw new Error(`no gamma/beta, axis ${axis}: differs by ${d.toExponential(2)} (tolerance 1e-5)`);
+      lines.push(`no gamma/beta, axis ${axis}: ${d.toExponential(1)}`);
+    }
+    x.dispose();
     return lines.join('; ');
   },
 
