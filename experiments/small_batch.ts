@@ -1,12 +1,16 @@
 /**
- * Small batches and the alternatives to BatchNormalization: the same small MNIST CNN with no
+ * Small batches and the alternatives to BatchNormalization: the same small MNIST network with no
  * normalization, BatchNormalization, batch renormalization (Ioffe 2017), GroupNormalization (Wu &
  * He 2018), LayerNormalization (Ba et al. 2016) and InstanceNormalization (Ulyanov et al. 2016),
  * trained at batch sizes from 2 to 128 with several seeds. BN's statistics come from the batch,
  * so they get noisy as the batch shrinks and differ from the moving averages used at inference;
  * the other three take statistics per sample, so they should not care about the batch size;
  * batch renormalization keeps batch statistics but corrects them toward the moving averages.
- * A layer this package does not provide (yet) is left out and named in the output.
+ * Two networks: a CNN (`--network cnn`, the default), whose BN averages each channel over the
+ * batch and every position, and an MLP (`--network mlp`), whose BN has one value per feature
+ * and sample, so only the batch supplies its statistics.
+ * A layer this package does not provide (yet), or that does not apply to the network, is left
+ * out and named in the output.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -21,7 +25,13 @@ import {
   experimentCli, experimentOptions, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, seedList, seriesColors, spread, spreadChart,
 } from './common/seeds';
 
+/** The two networks: a small CNN, or an MLP with two hidden layers of 64. */
+export type SmallBatchNetwork = 'cnn' | 'mlp';
+
 export interface SmallBatchOptions extends ExperimentOptions {
+  network: SmallBatchNetwork;
+  /** Adam's learning rate. */
+  learningRate: number;
   batchSizes: number[];
   /** Only the layers whose label contains one of these (case-insensitive); default all available. */
   layers?: string[];
@@ -44,11 +54,15 @@ export interface PreviousPoint {
 
 export const SMALL_BATCH_DEFAULTS: SmallBatchOptions = {
   epochs: 2, samples: 400, testSamples: 500, batchSize: 32, out: 'models/experiments', seed: 121, bars: false, seeds: 3,
-  batchSizes: [2, 8, 32, 128],
+  network: 'cnn', learningRate: 2e-3, batchSizes: [2, 8, 32, 128],
+};
+/** The MLP's defaults: the settings of the batch-size experiment, where BN breaks at batch 2. */
+export const SMALL_BATCH_MLP_DEFAULTS: SmallBatchOptions = {
+  ...SMALL_BATCH_DEFAULTS, network: 'mlp', epochs: 3, samples: 1000, learningRate: 1e-3,
 };
 export const SMALL_BATCH_QUICK: Partial<SmallBatchOptions> = { epochs: 1, samples: 10, testSamples: 10, seeds: 2, batchSizes: [5, 10] };
 
-/** Groups of the GroupNormalization variant (the CNN's 8 and 16 channels split evenly). */
+/** Groups of the GroupNormalization variant (the CNN's 8 and 16 channels, the MLP's 64 features, split evenly). */
 export const GROUPS = 4;
 
 /** A normalization layer factory: called once per normalized conv output. */
@@ -78,12 +92,12 @@ function hasRenorm(): boolean {
 }
 
 /**
- * The compared layers, in legend order; those the package does not export are returned with
- * `make: null` and the reason.
+ * The compared layers, in legend order; those the package does not export, or that do not apply
+ * to the network, are returned with `make: null` and the reason.
  *
- * Usage: `const available = normalizationVariants().filter((v) => v.make);`
+ * Usage: `const available = normalizationVariants('cnn').filter((v) => v.make);`
  */
-export function normalizationVariants(): Variant[] {
+export function normalizationVariants(network: SmallBatchNetwork = 'cnn'): Variant[] {
   const missing = (what: string) => `${what} is not in this version of the package`;
   const gn = factory('groupNormalization');
   const ln = factory('layerNormalization');
@@ -99,12 +113,16 @@ export function normalizationVariants(): Variant[] {
       : { label: 'batch renormalization', make: null, reason: missing('batchNormalization({ renorm: true })') },
     gn ? { label: `GroupNormalization (${GROUPS} groups)`, make: (name) => gn({ groups: GROUPS, name }) }
       : { label: `GroupNormalization (${GROUPS} groups)`, make: null, reason: missing('groupNormalization') },
-    // Over height, width and channels of each sample, as in Ba et al. and Wu & He's comparison;
-    // tfjs's own layer (same math, autodiff gradient) where this package has none.
-    ln ? { label: 'LayerNormalization', make: (name) => ln({ axis: [1, 2, 3], name }) }
-      : { label: 'LayerNormalization (tfjs built-in)', make: (name) => tf.layers.layerNormalization({ axis: [1, 2, 3], name }) },
-    inorm ? { label: 'InstanceNormalization', make: (name) => inorm({ name }) }
-      : { label: 'InstanceNormalization', make: null, reason: missing('instanceNormalization') },
+    // In the CNN over height, width and channels of each sample, as in Ba et al. and Wu & He's
+    // comparison; tfjs's own layer (same math, autodiff gradient) where this package has none.
+    ln ? { label: 'LayerNormalization', make: (name) => ln({ axis: network === 'cnn' ? [1, 2, 3] : -1, name }) }
+      : { label: 'LayerNormalization (tfjs built-in)', make: (name) => tf.layers.layerNormalization({ axis: network === 'cnn' ? [1, 2, 3] : -1, name }) },
+    network === 'mlp'
+      // Each dense feature alone is a group of one value: its mean is the value, so the layer
+      // would output beta whatever the input.
+      ? { label: 'InstanceNormalization', make: null, reason: 'one value per group on dense features: it would output beta alone' }
+      : inorm ? { label: 'InstanceNormalization', make: (name) => inorm({ name }) }
+        : { label: 'InstanceNormalization', make: null, reason: missing('instanceNormalization') },
   ];
 }
 
@@ -129,6 +147,32 @@ export function smallCnn(make: Make, seed: number): tf.Sequential {
   return model;
 }
 
+/**
+ * The MLP: two hidden dense layers of 64 (no bias), each followed by the normalization and ReLU,
+ * then a softmax Dense layer, on flattened 28x28 digits.
+ *
+ * Usage: `const model = smallMlp(variant.make!, 1);`
+ */
+export function smallMlp(make: Make, seed: number): tf.Sequential {
+  const model = tf.sequential();
+  [64, 64].forEach((units, i) => {
+    model.add(tf.layers.dense({
+      units, useBias: false, name: `dense${i + 1}`, kernelInitializer: tf.initializers.heNormal({ seed: seed + i }),
+      ...(i === 0 ? { inputShape: [784] } : {}),
+    }));
+    model.add(make(`norm${i + 1}`));
+    model.add(tf.layers.activation({ activation: 'relu', name: `relu${i + 1}` }));
+  });
+  model.add(tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 100 }) }));
+  return model;
+}
+
+/** What each network is, for the table title and the chart. */
+const NETWORK_TEXT: Record<SmallBatchNetwork, string> = {
+  cnn: 'MNIST CNN: two stride-2 3x3 convolutions (8, 16 channels), each followed by the layer and ReLU',
+  mlp: 'MNIST MLP: two dense layers of 64, each followed by the layer and ReLU',
+};
+
 export interface SmallBatchRow {
   layer: string;
   batchSize: number;
@@ -152,21 +196,26 @@ export interface SmallBatchResult {
  * Usage: `const r = await main({ quick: true, out: '/tmp/x' });`
  */
 export async function main(options: ExperimentInput<SmallBatchOptions> = {}): Promise<SmallBatchResult> {
-  const opts = resolveOptions(SMALL_BATCH_DEFAULTS, SMALL_BATCH_QUICK, options);
+  if (options.network != null && !['cnn', 'mlp'].includes(options.network)) {
+    throw new Error(`small-batch: expected network 'cnn' or 'mlp', but received '${options.network}'`);
+  }
+  const defaults = options.network === 'mlp' ? SMALL_BATCH_MLP_DEFAULTS : SMALL_BATCH_DEFAULTS;
+  const opts = resolveOptions(defaults, SMALL_BATCH_QUICK, options);
   await tf.setBackend('cpu');
-  const all = normalizationVariants();
+  const all = normalizationVariants(opts.network);
+  const build = opts.network === 'mlp' ? smallMlp : smallCnn;
   const wanted = (label: string) => !opts.layers || opts.layers.some((l) => label.toLowerCase().includes(l.toLowerCase()));
   const variants = all.filter((v) => v.make != null && wanted(v.label));
   const missing = all.filter((v) => v.make == null).map((v) => ({ layer: v.label, reason: v.reason ?? '' }));
   missing.forEach((m) => console.log(`left out: ${m.layer} (${m.reason})`));
   const rows: SmallBatchRow[] = [];
   for (const seed of seedList(opts)) {
-    const data = loadMnist({ trainSamples: opts.samples, testSamples: opts.testSamples, seed, layout: 'nhwc' });
+    const data = loadMnist({ trainSamples: opts.samples, testSamples: opts.testSamples, seed, layout: opts.network === 'cnn' ? 'nhwc' : 'flat' });
     try {
       for (const v of variants) {
         for (const batchSize of opts.batchSizes) {
-          const model = smallCnn(v.make as Make, seed);
-          model.compile({ optimizer: tf.train.adam(0.002), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+          const model = build(v.make as Make, seed);
+          model.compile({ optimizer: tf.train.adam(opts.learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
           try {
             const fit = await fitWithProgress(model, data.xTrain, data.yTrain, { ...opts, batchSize, seed }, `${v.label} batch ${batchSize} seed ${seed}`);
             const acc = testAccuracy(model, data.xTest, data.yTest);
@@ -188,17 +237,20 @@ export async function main(options: ExperimentInput<SmallBatchOptions> = {}): Pr
     return p ? formatSpread({ ...p, n: opts.seeds }) : formatSpread(spread(rows.filter((r) => r.layer === layer && r.batchSize === b).map((r) => r.testAccuracy)));
   };
   console.log(formatTable([...previousLabels, ...labels].map((layer) => Object.fromEntries([['layer', layer], ...opts.batchSizes.map((b) => [`batch ${b}`, cell(layer, b)])])),
-  { title: `\nTest accuracy by batch size (MNIST CNN, Adam 2e-3, ${opts.epochs} epochs on ${opts.samples} digits; mean ± sd (min–max) over ${opts.seeds} seeds)${previous.length ? `; ${previousLabels.join(', ')}: from the earlier run given` : ''}` }));
-  const chart = await writeChart(smallBatchChart(rows, labels, missing.filter((m) => !previousLabels.includes(m.layer)), previous, opts.seeds), path.join(opts.out, 'small-batch'));
+  { title: `\nTest accuracy by batch size (${NETWORK_TEXT[opts.network]}; Adam ${opts.learningRate}, ${opts.epochs} epochs on ${opts.samples} digits; mean ± sd (min–max) over ${opts.seeds} seeds)${previous.length ? `; ${previousLabels.join(', ')}: from the earlier run given` : ''}` }));
+  const chart = await writeChart(smallBatchChart(rows, labels, missing.filter((m) => !previousLabels.includes(m.layer)), previous, opts),
+    path.join(opts.out, opts.network === 'cnn' ? 'small-batch' : 'small-batch-mlp'));
   console.log(`chart: ${chart.svg}${chart.png ? ` and ${chart.png}` : ''}`);
   return { rows, missing, chart };
 }
 
 /** Test accuracy against batch size (log 2), one line per layer. */
-export function smallBatchChart(rows: SmallBatchRow[], runLabels: string[], missing: SmallBatchResult['missing'], previous: PreviousPoint[] = [], seeds = 3): ChartSpec {
+export function smallBatchChart(rows: SmallBatchRow[], runLabels: string[], missing: SmallBatchResult['missing'], previous: PreviousPoint[] = [],
+  opts: Pick<SmallBatchOptions, 'network' | 'seeds' | 'learningRate'> = SMALL_BATCH_DEFAULTS): ChartSpec {
+  const { seeds } = opts;
   const sizes = Array.from(new Set([...rows.map((r) => r.batchSize), ...previous.map((p) => p.batchSize)])).sort((a, b) => a - b);
   // Order of the legend: the order of normalizationVariants(), whichever run a layer came from.
-  const order = normalizationVariants().map((v) => v.label);
+  const order = normalizationVariants(opts.network).map((v) => v.label);
   const labels = Array.from(new Set([...runLabels, ...previous.map((p) => p.layer)]))
     .sort((a, b) => (order.indexOf(a) === -1 ? 99 : order.indexOf(a)) - (order.indexOf(b) === -1 ? 99 : order.indexOf(b)));
   const points = runLabels.flatMap((layer) => sizes.map((b) => ({
@@ -215,8 +267,8 @@ export function smallBatchChart(rows: SmallBatchRow[], runLabels: string[], miss
       ? `At batch ${small} all layers are within ${spreadAtSmall.toFixed(2)} of each other (BN ${at('BatchNormalization', small).toFixed(2)}, best ${best} ${at(best, small).toFixed(2)})`
       : `At batch ${small}, ${best} is best (${at(best, small).toFixed(2)}) and ${worst} worst (${at(worst, small).toFixed(2)}); BN ${at('BatchNormalization', small).toFixed(2)}`,
     subtitle: [
-      'MNIST CNN: two stride-2 3x3 convolutions (8, 16 channels), each followed by the layer and ReLU; Adam 2e-3; same epochs for every batch size',
-      ...(missing.length ? [`not run (not in this version of the package): ${missing.map((m) => m.layer).join(', ')}`] : []),
+      `${NETWORK_TEXT[opts.network]}; Adam ${opts.learningRate}; same epochs for every batch size`,
+      ...missing.map((m) => `not run: ${m.layer} (${m.reason})`),
     ],
     points, xTitle: 'batch size (samples, log 2 scale)', yTitle: 'test accuracy (fraction correct)', xScale: 'log2', width: 420, height: 280,
     spreadOver: `${seeds} seeds`, xValues: sizes,
@@ -230,6 +282,8 @@ export function smallBatchChart(rows: SmallBatchRow[], runLabels: string[], miss
 
 if (require.main === module) {
   const program = experimentCli('npm run experiment:small-batch --', 'BN, batch renorm, Group/Layer/Instance normalization across batch sizes.', SMALL_BATCH_DEFAULTS)
+    .option('--network <cnn|mlp>', 'the network: the CNN or an MLP with two hidden layers of 64 (its own defaults: 3 epochs on 1000 digits, Adam 1e-3)', 'cnn')
+    .option('--learning-rate <lr>', 'Adam\'s learning rate (default 2e-3 for the CNN, 1e-3 for the MLP)', Number)
     .option('--batch-sizes <list>', 'comma-separated batch sizes', (v) => v.split(',').map(Number), SMALL_BATCH_DEFAULTS.batchSizes)
     .option('--layers <list>', 'only these layers (comma-separated parts of their names, e.g. renorm,group)', (v) => v.split(','))
     .option('--previous <file>', 'JSON list of {layer, batchSize, mean, sd, min, max} from an earlier run, drawn alongside');

@@ -70,14 +70,22 @@ test('small-batch: a row per available layer, batch size and seed; missing layer
   // One small CNN fit per available layer, batch size and seed: more layers, more time (minutes on a loaded machine).
 }, 600_000);
 
+test('small-batch --network mlp: InstanceNormalization is left out with the reason; the others train on dense features', async () => {
+  const r = await smallBatch.main({ quick: true, out, network: 'mlp', layers: ['no normalization', 'BatchNormalization', 'Group', 'Instance'] });
+  expect(r.missing).toContainEqual({ layer: 'InstanceNormalization', reason: expect.stringContaining('one value per group') });
+  expect(Array.from(new Set(r.rows.map((row) => row.layer)))).toEqual(['no normalization', 'BatchNormalization', 'GroupNormalization (4 groups)']);
+  r.rows.forEach((row) => expect(row.testAccuracy).toBeGreaterThanOrEqual(0));
+  expect(r.chart.svg).toMatch(/small-batch-mlp\.svg$/);
+  await expect(smallBatch.main({ quick: true, out, network: 'rnn' as 'mlp' })).rejects.toThrow("expected network 'cnn' or 'mlp', but received 'rnn'");
+}, 600_000);
+
 test('small-batch: no leaks; --layers selects; an earlier run\'s layers are drawn and printed beside this run\'s', async () => {
   const lines: string[] = [];
   jest.spyOn(console, 'log').mockImplementation((line: string) => { lines.push(line); });
   const previous = [5, 10].map((batchSize) => ({ layer: 'earlier layer', batchSize, mean: 0.5, sd: 0.1, min: 0.4, max: 0.6 }));
-  // The experiment itself frees what it allocates (checked without batch renormalization, whose
-  // layer currently keeps two tensors per layer after model.dispose()).
+  // The experiment itself frees what it allocates, batch renormalization's extra state included.
   const before = tf.memory().numTensors;
-  await smallBatch.main({ quick: true, out, layers: ['no normalization', 'BatchNormalization', 'LayerNormalization'] });
+  await smallBatch.main({ quick: true, out, layers: ['no normalization', 'BatchNormalization', 'renormalization', 'LayerNormalization'] });
   expect(tf.memory().numTensors).toBe(before);
   // No layer name contains 'nothing': nothing is trained, only the earlier results are shown.
   const r = await smallBatch.main({ quick: true, out, layers: ['nothing'], previous });
