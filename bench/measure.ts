@@ -1,9 +1,9 @@
 /**
  * How the layer bench times one layer against another, shared by `npm run bench` (Node) and
  * `npm run bench:browser` (Chromium), so both tables come from the same method: per case, both
- * layers are built on the same input; after warm-up, timed samples alternate between them (so
- * background load hits both alike), each after a full garbage collection, and the median is
- * reported. Every step reads all its results back (dataSync), so the time includes the work
+ * layers are built on the same input; after warm-up, timed samples alternate between them, every
+ * other round in reverse order (so background load and leftovers hit both alike), each after a
+ * full garbage collection, and the median is reported. Every step reads all its results back (dataSync), so the time includes the work
  * (GPU work included on webgl).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -71,12 +71,16 @@ function measure(steps: Array<(() => void) | null>, o: MeasureOptions) {
   let spent = 0;
   let runs = 0;
   for (; runs < o.maxRuns && (runs < o.minRuns || spent < o.budgetMs); runs++) {
-    steps.forEach((s, i) => {
-      if (s == null) return;
+    // Every other round in reverse order (A B, B A, ...): whatever a sample leaves behind (GPU work
+    // still draining, garbage) then falls on each step alike, not always on the one that follows.
+    const order = steps.map((_, i) => (runs % 2 === 0 ? i : steps.length - 1 - i));
+    for (const i of order) {
+      const s = steps[i];
+      if (s == null) continue;
       const t = timeSample(s, reps[i], o.gc);
       times[i].push(t);
       spent += t * reps[i];
-    });
+    }
   }
   return { medians: times.map((t) => (t.length ? median(t) : null)), runs, reps };
 }
