@@ -37,6 +37,9 @@ async function withEsbuild(dir) {
   await require('esbuild').build({
     entryPoints: [path.join(dir, 'main.js')], outfile: path.join(dir, 'esbuild', 'main.js'),
     bundle: true, minify: true, format: 'esm', platform: 'browser', logLevel: 'error',
+    // Not this repository's tsconfig.json: its `paths` map 'tfjs-batchnorm' to src/ for the tests,
+    // and esbuild honours them, which would bundle the sources instead of the built package.
+    tsconfigRaw: '{}',
   });
   return jsBytes(path.join(dir, 'esbuild'));
 }

@@ -9,7 +9,21 @@ import * as os from 'os';
 import * as path from 'path';
 import { chromium, BrowserContext } from 'playwright-core';
 
+/** Debian's Chromium, the one the scripts install when it is missing. */
 export const CHROMIUM_PATH = '/usr/bin/chromium';
+
+/** Environment variable naming another Chromium executable (e.g. a distribution that installs it elsewhere). */
+export const CHROMIUM_ENV = 'TFJS_BATCHNORM_CHROMIUM';
+
+/**
+ * The Chromium executable to launch: `$TFJS_BATCHNORM_CHROMIUM` when set, else /usr/bin/chromium.
+ *
+ * Usage: `const exe = chromiumPath();`
+ */
+export function chromiumPath(): string {
+  const override = process.env[CHROMIUM_ENV];
+  return override != null && override !== '' ? override : CHROMIUM_PATH;
+}
 
 /** Quiet, reproducible headless runs; WebGL through SwiftShader (WebGL on the CPU). */
 const CHROMIUM_ARGS = [
@@ -28,13 +42,24 @@ function run(cmd: string, args: string[]): void {
 }
 
 /**
- * Makes sure /usr/bin/chromium exists: installs Debian's `chromium` with apt-get when running
- * as root, otherwise throws saying how to install it.
+ * Makes sure the Chromium executable exists and may be run. /usr/bin/chromium, when missing, is
+ * installed (Debian's `chromium`, apt-get, as root); a path given through
+ * `$TFJS_BATCHNORM_CHROMIUM` is never installed over: a missing or non-executable file there is an
+ * error naming it. Returns the path.
  *
- * Usage: `ensureChromium();`
+ * Usage: `const exe = ensureChromium();`
  */
-export function ensureChromium(): void {
-  if (fs.existsSync(CHROMIUM_PATH)) return;
+export function ensureChromium(): string {
+  const exe = chromiumPath();
+  if (exe !== CHROMIUM_PATH) {
+    if (!fs.existsSync(exe)) throw new Error(`Chromium not found at ${exe} (set by ${CHROMIUM_ENV})`);
+    assertExecutable(exe);
+    return exe;
+  }
+  if (fs.existsSync(CHROMIUM_PATH)) {
+    assertExecutable(CHROMIUM_PATH);
+    return CHROMIUM_PATH;
+  }
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const hasApt = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
   if (!isRoot || !hasApt) {
@@ -45,6 +70,16 @@ export function ensureChromium(): void {
   run('apt-get', ['update']);
   run('apt-get', ['install', '-y', '--no-install-recommends', 'chromium']);
   if (!fs.existsSync(CHROMIUM_PATH)) throw new Error(`apt-get installed chromium, but ${CHROMIUM_PATH} is still missing`);
+  return CHROMIUM_PATH;
+}
+
+function assertExecutable(exe: string): void {
+  try {
+    fs.accessSync(exe, fs.constants.X_OK);
+  } catch {
+    throw new Error(`Chromium at ${exe} is not an executable file`);
+  }
+  if (fs.statSync(exe).isDirectory()) throw new Error(`Chromium at ${exe} is a folder, not an executable file`);
 }
 
 export interface Browser {
@@ -55,23 +90,24 @@ export interface Browser {
 
 /**
  * Launches headless Chromium with a fresh profile (so IndexedDB starts empty), with `extraArgs`
- * after the usual flags. Throws, with the launch error, when it cannot start.
+ * after the usual flags. Throws, with the launch error, when it cannot start: the browser suite,
+ * the browser bench and the example server then exit non-zero; nothing is skipped.
  *
  * Usage: `const browser = await launchChromium(); const page = await browser.context.newPage();`
  */
 export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
-  ensureChromium();
+  const exe = ensureChromium();
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tfjs-batchnorm-chromium-'));
   let context: BrowserContext;
   try {
     context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM_PATH,
+      executablePath: exe,
       headless: true,
       args: [...CHROMIUM_ARGS, ...extraArgs],
     });
   } catch (err) {
     fs.rmSync(profile, { recursive: true, force: true });
-    throw new Error(`Chromium (${CHROMIUM_PATH}) did not start: ${(err as Error).message}`);
+    throw new Error(`Chromium (${exe}) did not start: ${(err as Error).message}`);
   }
   return {
     context,

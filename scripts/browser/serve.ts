@@ -64,6 +64,9 @@ export async function serve(options: ServeOptions): Promise<Served> {
     logLevel: 'error',
     // tfjs-core's optional Node paths (util, crypto) stay out of the bundle.
     logOverride: { 'import-is-undefined': 'silent' },
+    // Not this repository's tsconfig.json: esbuild honours its `paths`, which map 'tfjs-batchnorm'
+    // to src/ for the Node tests; a page must get the built package, as a user's bundle does.
+    tsconfigRaw: '{}',
   });
   const ctx = await esbuild.context({ logLevel: 'error' });
   const server = await ctx.serve({ host: '127.0.0.1', servedir: options.dir });

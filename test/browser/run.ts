@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { batchNormalization, saveModel } from '../../src';
 import { examplePage } from '../../examples/browser/build';
 import { launchChromium } from '../../scripts/browser/chromium';
-import { ROOT, serve } from '../../scripts/browser/serve';
+import { ROOT, serve, Served } from '../../scripts/browser/serve';
 import type { BrowserContext } from 'playwright-core';
 import type { CheckResult } from './page';
 
@@ -102,22 +102,24 @@ async function main(): Promise<number> {
   const started = Date.now();
   const backends = option('--backends')?.split(',') ?? BACKENDS;
   const dir = path.join(ROOT, '.cache', 'browser-test');
-  const served = await serve({
-    dir,
-    entries: { page: 'test/browser/page.ts', ...examplePage().entries },
-    files: {
-      ...examplePage().files,
-      'index.html': '<!doctype html><meta charset="utf-8"><title>tfjs-batchnorm browser tests</title><script type="module" src="/page.js"></script>\n',
-      // The script-tag route: tfjs's own minified build, then the package's.
-      'tf.min.js': path.join(ROOT, 'node_modules', '@tensorflow', 'tfjs', 'dist', 'tf.min.js'),
-      'tfjs-batchnorm.min.js': path.join(ROOT, 'dist', 'browser', 'tfjs-batchnorm.min.js'),
-      'script-tag.html': '<!doctype html><meta charset="utf-8"><script src="/tf.min.js"></script><script src="/tfjs-batchnorm.min.js"></script>\n',
-    },
-  });
-  await nodeModel(path.join(dir, 'models', 'node-bn'));
+  // First, so a Chromium that cannot start fails the suite at once (exit 1, its error printed).
   const browser = await launchChromium();
   const failures: string[] = [];
+  let served: Served | null = null;
   try {
+    served = await serve({
+      dir,
+      entries: { page: 'test/browser/page.ts', ...examplePage().entries },
+      files: {
+        ...examplePage().files,
+        'index.html': '<!doctype html><meta charset="utf-8"><title>tfjs-batchnorm browser tests</title><script type="module" src="/page.js"></script>\n',
+        // The script-tag route: tfjs's own minified build, then the package's.
+        'tf.min.js': path.join(ROOT, 'node_modules', '@tensorflow', 'tfjs', 'dist', 'tf.min.js'),
+        'tfjs-batchnorm.min.js': path.join(ROOT, 'dist', 'browser', 'tfjs-batchnorm.min.js'),
+        'script-tag.html': '<!doctype html><meta charset="utf-8"><script src="/tf.min.js"></script><script src="/tfjs-batchnorm.min.js"></script>\n',
+      },
+    });
+    await nodeModel(path.join(dir, 'models', 'node-bn'));
     const page = await browser.context.newPage();
     page.on('pageerror', (err) => failures.push(`page error: ${err.message}`));
     await page.goto(`${served.origin}/index.html`);
@@ -146,7 +148,7 @@ async function main(): Promise<number> {
     if (!example.ok) failures.push('[example] examples/browser');
   } finally {
     await browser.close();
-    await served.stop();
+    await served?.stop();
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (failures.length > 0) {
