@@ -27,7 +27,7 @@ async function runBench(backend: string, quick: boolean): Promise<Row[]> {
     for (const mode of MODES) {
       rows.push(compareLayers(backend, c, mode, new BatchNormalization({ axis: c.axis }),
         tf.layers.batchNormalization({ axis: c.axis }),
-        { minRuns: quick ? 3 : 7, maxRuns: 100, budgetMs: quick ? 300 : 2000, gc }));
+        { minRuns: quick ? 3 : 15, maxRuns: 200, budgetMs: quick ? 300 : 5000, gc }));
     }
   }
   return rows;
