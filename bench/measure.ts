@@ -60,13 +60,23 @@ function warmUp(step: () => void, gc: () => void): number {
   return last;
 }
 
+/** Calls per sample so that one sample of a step taking `ms` lasts about 20 ms. */
+function repsFor(ms: number): number {
+  return Math.max(1, Math.min(500, Math.round(20 / Math.max(ms, 1e-3))));
+}
+
 /**
  * Alternating samples of the steps (null: skipped) until each has `minRuns` and the budget is
  * spent. A sample repeats a step back to back for ~20 ms, which lifts sub-millisecond steps above
- * timer noise and keeps each step's own garbage collection in its time.
+ * timer noise and keeps each step's own garbage collection in its time. Steps within 2x of each
+ * other (the close calls) repeat the same number of times, so a fixed cost per sample (what
+ * the garbage collection before it leaves behind) weighs on both alike.
  */
 function measure(steps: Array<(() => void) | null>, o: MeasureOptions) {
-  const reps = steps.map((s) => (s == null ? 0 : Math.max(1, Math.min(500, Math.round(20 / Math.max(warmUp(s, o.gc), 1e-3))))));
+  const warm = steps.map((s) => (s == null ? null : warmUp(s, o.gc)));
+  const known = warm.filter((t): t is number => t != null);
+  const close = known.length > 1 && Math.max(...known) < 2 * Math.min(...known);
+  const reps = warm.map((t) => (t == null ? 0 : repsFor(close ? Math.min(...known) : t)));
   const times: number[][] = steps.map(() => []);
   let spent = 0;
   let runs = 0;
