@@ -7,13 +7,12 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { runCli } from '../examples/common/cli';
-import { loadMnist } from '../examples/common/data';
 import { formatTable } from '../examples/common/table';
 import { disposeModel, fitWithProgress, testAccuracy } from '../examples/common/train';
 import { ChartFiles, ChartSpec, writeChart } from './common/charts';
 import { mlpNet, netColors, NET_LABELS, NetKind } from './common/nets';
 import {
-  experimentCli, experimentOptions, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, seedList, spread, spreadChart,
+  experimentCli, experimentOptions, forEachSeed, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, spread, spreadChart,
 } from './common/seeds';
 
 export interface BatchOptions extends ExperimentOptions {
@@ -53,29 +52,24 @@ export async function main(options: ExperimentInput<BatchOptions> = {}): Promise
   const opts = resolveOptions(BATCH_DEFAULTS, BATCH_QUICK, options);
   await tf.setBackend('cpu');
   const rows: BatchRow[] = [];
-  for (const seed of seedList(opts)) {
-    const data = loadMnist({ trainSamples: opts.samples, testSamples: opts.testSamples, seed });
-    try {
-      for (const kind of ['plain', 'bn'] as NetKind[]) {
-        for (const batchSize of opts.batchSizes) {
-          const model = mlpNet({ kind, hidden: [64, 64], seed });
-          model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-          try {
-            const fit = await fitWithProgress(model, data.xTrain, data.yTrain, { ...opts, batchSize, seed }, `${NET_LABELS[kind]} batch ${batchSize} seed ${seed}`);
-            rows.push({
-              network: NET_LABELS[kind], batchSize, seed, steps: opts.epochs * Math.ceil(data.yTrain.shape[0] / batchSize),
-              finalLoss: fit.loss[fit.loss.length - 1], testAccuracy: testAccuracy(model, data.xTest, data.yTest),
-              trainAccuracy: fit.acc[fit.acc.length - 1], seconds: fit.seconds,
-            });
-          } finally {
-            disposeModel(model);
-          }
+  await forEachSeed(opts, async (seed, data) => {
+    for (const kind of ['plain', 'bn'] as NetKind[]) {
+      for (const batchSize of opts.batchSizes) {
+        const model = mlpNet({ kind, hidden: [64, 64], seed });
+        model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+        try {
+          const fit = await fitWithProgress(model, data.xTrain, data.yTrain, { ...opts, batchSize, seed }, `${NET_LABELS[kind]} batch ${batchSize} seed ${seed}`);
+          rows.push({
+            network: NET_LABELS[kind], batchSize, seed, steps: opts.epochs * Math.ceil(data.yTrain.shape[0] / batchSize),
+            finalLoss: fit.loss[fit.loss.length - 1], testAccuracy: testAccuracy(model, data.xTest, data.yTest),
+            trainAccuracy: fit.acc[fit.acc.length - 1], seconds: fit.seconds,
+          });
+        } finally {
+          disposeModel(model);
         }
       }
-    } finally {
-      data.dispose();
     }
-  }
+  });
   const networks = [NET_LABELS.plain, NET_LABELS.bn];
   console.log(formatTable(networks.flatMap((network) => opts.batchSizes.map((batchSize) => {
     const rs = rows.filter((r) => r.network === network && r.batchSize === batchSize);

@@ -7,13 +7,12 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { runCli } from '../examples/common/cli';
-import { loadMnist } from '../examples/common/data';
 import { formatTable } from '../examples/common/table';
 import { disposeModel, fitWithProgress, testAccuracy } from '../examples/common/train';
 import { ChartFiles, ChartSpec, writeChart } from './common/charts';
 import { mlpNet, netColors, NET_LABELS, NetKind } from './common/nets';
 import {
-  experimentCli, experimentOptions, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, seedList, spread, spreadChart,
+  experimentCli, experimentOptions, forEachSeed, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, spread, spreadChart,
 } from './common/seeds';
 
 export interface ConvergenceOptions extends ExperimentOptions {
@@ -61,43 +60,38 @@ export async function main(options: ExperimentInput<ConvergenceOptions> = {}): P
   const opts = resolveOptions(CONVERGENCE_DEFAULTS, CONVERGENCE_QUICK, options);
   await tf.setBackend('cpu');
   const runs: ConvergenceRun[] = [];
-  for (const seed of seedList(opts)) {
-    const data = loadMnist({ trainSamples: opts.samples, testSamples: opts.testSamples, seed });
-    try {
-      for (const optimizer of CONVERGENCE_OPTIMIZERS) {
-        for (const kind of ['plain', 'bn'] as NetKind[]) {
-          const model = mlpNet({ kind, hidden: [64, 64, 64], seed });
-          model.compile({ optimizer: optimizer.make(), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-          const run: ConvergenceRun = {
-            network: NET_LABELS[kind], optimizer: optimizer.label, seed, windowLoss: [], testAccuracy: [], stepsToTarget: null, finalTestAccuracy: 0,
-          };
-          let step = 0;
-          let window: number[] = [];
-          const recorder = new tf.CustomCallback({
-            onBatchEnd: async (_batch, logs) => {
-              step++;
-              window.push(logs?.loss ?? NaN);
-              if (step % opts.every !== 0) return;
-              run.windowLoss.push(window.reduce((a, b) => a + b, 0) / window.length);
-              window = [];
-              const acc = testAccuracy(model, data.xTest, data.yTest);
-              run.testAccuracy.push(acc);
-              if (run.stepsToTarget == null && acc >= opts.target) run.stepsToTarget = step;
-            },
-          });
-          try {
-            await fitWithProgress(model, data.xTrain, data.yTrain, { ...opts, seed }, `${NET_LABELS[kind]} ${optimizer.label} seed ${seed}`, [recorder]);
-            run.finalTestAccuracy = testAccuracy(model, data.xTest, data.yTest);
-            runs.push(run);
-          } finally {
-            disposeModel(model);
-          }
+  await forEachSeed(opts, async (seed, data) => {
+    for (const optimizer of CONVERGENCE_OPTIMIZERS) {
+      for (const kind of ['plain', 'bn'] as NetKind[]) {
+        const model = mlpNet({ kind, hidden: [64, 64, 64], seed });
+        model.compile({ optimizer: optimizer.make(), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+        const run: ConvergenceRun = {
+          network: NET_LABELS[kind], optimizer: optimizer.label, seed, windowLoss: [], testAccuracy: [], stepsToTarget: null, finalTestAccuracy: 0,
+        };
+        let step = 0;
+        let window: number[] = [];
+        const recorder = new tf.CustomCallback({
+          onBatchEnd: async (_batch, logs) => {
+            step++;
+            window.push(logs?.loss ?? NaN);
+            if (step % opts.every !== 0) return;
+            run.windowLoss.push(window.reduce((a, b) => a + b, 0) / window.length);
+            window = [];
+            const acc = testAccuracy(model, data.xTest, data.yTest);
+            run.testAccuracy.push(acc);
+            if (run.stepsToTarget == null && acc >= opts.target) run.stepsToTarget = step;
+          },
+        });
+        try {
+          await fitWithProgress(model, data.xTrain, data.yTrain, { ...opts, seed }, `${NET_LABELS[kind]} ${optimizer.label} seed ${seed}`, [recorder]);
+          run.finalTestAccuracy = testAccuracy(model, data.xTest, data.yTest);
+          runs.push(run);
+        } finally {
+          disposeModel(model);
         }
       }
-    } finally {
-      data.dispose();
     }
-  }
+  });
   const totalSteps = opts.epochs * Math.ceil(opts.samples / opts.batchSize);
   console.log(formatTable(CONVERGENCE_OPTIMIZERS.flatMap(({ label }) => [NET_LABELS.plain, NET_LABELS.bn].map((network) => {
     const rs = runs.filter((r) => r.network === network && r.optimizer === label);

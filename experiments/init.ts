@@ -10,13 +10,12 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { runCli } from '../examples/common/cli';
-import { loadMnist } from '../examples/common/data';
 import { formatTable } from '../examples/common/table';
 import { disposeModel, fitWithProgress, testAccuracy } from '../examples/common/train';
 import { ChartFiles, ChartSpec, writeChart } from './common/charts';
 import { mlpNet, netColors, NET_LABELS, NetKind } from './common/nets';
 import {
-  experimentCli, experimentOptions, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, seedList, spread, spreadChart,
+  experimentCli, experimentOptions, forEachSeed, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, spread, spreadChart,
 } from './common/seeds';
 
 export interface InitOptions extends ExperimentOptions {
@@ -58,31 +57,26 @@ export async function main(options: ExperimentInput<InitOptions> = {}): Promise<
   const opts = resolveOptions(INIT_DEFAULTS, INIT_QUICK, options);
   await tf.setBackend('cpu');
   const rows: InitRow[] = [];
-  for (const seed of seedList(opts)) {
-    const data = loadMnist({ trainSamples: opts.samples, testSamples: opts.testSamples, seed });
-    try {
-      for (const optimizer of INIT_OPTIMIZERS) {
-        for (const kind of ['plain', 'bn'] as NetKind[]) {
-          for (const scale of opts.scales) {
-            const model = mlpNet({ kind, hidden: [64, 64, 64], seed, initScale: scale });
-            model.compile({ optimizer: optimizer.make(), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-            try {
-              const fit = await fitWithProgress(model, data.xTrain, data.yTrain, { ...opts, seed }, `${NET_LABELS[kind]} ${optimizer.label} scale ${scale} seed ${seed}`);
-              const acc = testAccuracy(model, data.xTest, data.yTest);
-              rows.push({
-                network: NET_LABELS[kind], optimizer: optimizer.label, scale, seed,
-                finalLoss: fit.loss[fit.loss.length - 1], testAccuracy: Number.isFinite(acc) ? acc : 0,
-              });
-            } finally {
-              disposeModel(model);
-            }
+  await forEachSeed(opts, async (seed, data) => {
+    for (const optimizer of INIT_OPTIMIZERS) {
+      for (const kind of ['plain', 'bn'] as NetKind[]) {
+        for (const scale of opts.scales) {
+          const model = mlpNet({ kind, hidden: [64, 64, 64], seed, initScale: scale });
+          model.compile({ optimizer: optimizer.make(), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+          try {
+            const fit = await fitWithProgress(model, data.xTrain, data.yTrain, { ...opts, seed }, `${NET_LABELS[kind]} ${optimizer.label} scale ${scale} seed ${seed}`);
+            const acc = testAccuracy(model, data.xTest, data.yTest);
+            rows.push({
+              network: NET_LABELS[kind], optimizer: optimizer.label, scale, seed,
+              finalLoss: fit.loss[fit.loss.length - 1], testAccuracy: Number.isFinite(acc) ? acc : 0,
+            });
+          } finally {
+            disposeModel(model);
           }
         }
       }
-    } finally {
-      data.dispose();
     }
-  }
+  });
   console.log(formatTable(INIT_OPTIMIZERS.flatMap(({ label }) => [NET_LABELS.plain, NET_LABELS.bn].flatMap((network) => opts.scales.map((scale) => {
     const rs = rows.filter((r) => r.network === network && r.optimizer === label && r.scale === scale);
     return {

@@ -11,13 +11,13 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { runCli, RunOptions } from '../examples/common/cli';
-import { loadMnist, seededRandom } from '../examples/common/data';
+import { MnistData, seededRandom } from '../examples/common/data';
 import { formatTable } from '../examples/common/table';
 import { testAccuracy } from '../examples/common/train';
 import { ChartFiles, ChartSpec, writeChart } from './common/charts';
 import { mlpNet, netColors, NET_LABELS, NetKind, noiseLayers } from './common/nets';
 import {
-  experimentCli, experimentOptions, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, seedList, spread, spreadChart, Spread,
+  experimentCli, experimentOptions, forEachSeed, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, spread, spreadChart, Spread,
 } from './common/seeds';
 
 export interface LandscapeOptions extends ExperimentOptions {
@@ -74,7 +74,7 @@ const norm = (ts: tf.Tensor[]) => tf.tidy(() => Math.sqrt(ts.reduce((s, t) => s 
  *
  * Usage: `const { rows, trainLoss, testAccuracy } = await probeTraining('bn', data, opts, 4);`
  */
-async function probeTraining(kind: NetKind, data: ReturnType<typeof loadMnist>, opts: RunOptions, every: number) {
+async function probeTraining(kind: NetKind, data: MnistData, opts: RunOptions, every: number) {
   const seed = opts.seed;
   const model = mlpNet({ kind, hidden: [64, 64, 64, 64], seed: opts.seed });
   const noise = noiseLayers(model);
@@ -164,25 +164,20 @@ export async function main(options: ExperimentInput<LandscapeOptions> = {}): Pro
   const trainLoss: LandscapeResult['trainLoss'] = [];
   const perSeed: Array<{ network: string; finalTrainLoss: number; testAccuracy: number; range: number; change: number; beta: number }> = [];
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  for (const seed of seedList(opts)) {
-    const data = loadMnist({ trainSamples: opts.samples, testSamples: opts.testSamples, seed });
-    try {
-      for (const kind of ['plain', 'bn', 'noisy-bn'] as NetKind[]) {
-        const t0 = Date.now();
-        const r = await probeTraining(kind, data, { ...opts, seed }, opts.every);
-        rows.push(...r.rows);
-        trainLoss.push(...r.trainLoss);
-        const tail = r.trainLoss.slice(-Math.max(1, Math.ceil(opts.samples / opts.batchSize)));
-        perSeed.push({
-          network: NET_LABELS[kind], finalTrainLoss: mean(tail.map((t) => t.loss)), testAccuracy: r.testAccuracy,
-          range: mean(r.rows.map((x) => x.lossMax - x.lossMin)), change: mean(r.rows.map((x) => x.gradChange)), beta: mean(r.rows.map((x) => x.betaSmoothness)),
-        });
-        console.log(`${NET_LABELS[kind]} seed ${seed}: ${r.trainLoss.length} steps, ${r.rows.length} probes, ${((Date.now() - t0) / 1000).toFixed(1)}s`);
-      }
-    } finally {
-      data.dispose();
+  await forEachSeed(opts, async (seed, data) => {
+    for (const kind of ['plain', 'bn', 'noisy-bn'] as NetKind[]) {
+      const t0 = Date.now();
+      const r = await probeTraining(kind, data, { ...opts, seed }, opts.every);
+      rows.push(...r.rows);
+      trainLoss.push(...r.trainLoss);
+      const tail = r.trainLoss.slice(-Math.max(1, Math.ceil(opts.samples / opts.batchSize)));
+      perSeed.push({
+        network: NET_LABELS[kind], finalTrainLoss: mean(tail.map((t) => t.loss)), testAccuracy: r.testAccuracy,
+        range: mean(r.rows.map((x) => x.lossMax - x.lossMin)), change: mean(r.rows.map((x) => x.gradChange)), beta: mean(r.rows.map((x) => x.betaSmoothness)),
+      });
+      console.log(`${NET_LABELS[kind]} seed ${seed}: ${r.trainLoss.length} steps, ${r.rows.length} probes, ${((Date.now() - t0) / 1000).toFixed(1)}s`);
     }
-  }
+  });
   const summary: LandscapeSummary[] = Object.values(NET_LABELS).map((network) => {
     const ps = perSeed.filter((p) => p.network === network);
     return {

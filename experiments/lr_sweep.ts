@@ -7,13 +7,12 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { runCli } from '../examples/common/cli';
-import { loadMnist } from '../examples/common/data';
 import { formatTable } from '../examples/common/table';
 import { disposeModel, fitWithProgress, testAccuracy } from '../examples/common/train';
 import { ChartFiles, ChartSpec, writeChart } from './common/charts';
 import { mlpNet, netColors, NET_LABELS, NetKind } from './common/nets';
 import {
-  experimentCli, experimentOptions, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, seedList, spread, spreadChart,
+  experimentCli, experimentOptions, forEachSeed, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, spread, spreadChart,
 } from './common/seeds';
 
 export interface LrOptions extends ExperimentOptions {
@@ -59,32 +58,27 @@ export async function main(options: ExperimentInput<LrOptions> = {}): Promise<Lr
   const opts = resolveOptions(LR_DEFAULTS, LR_QUICK, options);
   await tf.setBackend('cpu');
   const rows: LrRow[] = [];
-  for (const seed of seedList(opts)) {
-    const data = loadMnist({ trainSamples: opts.samples, testSamples: opts.testSamples, seed });
-    try {
-      for (const kind of ['plain', 'bn'] as NetKind[]) {
-        for (const learningRate of opts.rates) {
-          const model = mlpNet({ kind, hidden: [64, 64, 64], seed });
-          model.compile({ optimizer: tf.train.sgd(learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-          try {
-            const fit = await fitWithProgress(model, data.xTrain, data.yTrain, { ...opts, seed }, `${NET_LABELS[kind]} lr ${learningRate} seed ${seed}`);
-            const finalLoss = fit.loss[fit.loss.length - 1];
-            const acc = testAccuracy(model, data.xTest, data.yTest);
-            const testAcc = Number.isFinite(acc) ? acc : 0;
-            const diverged = !Number.isFinite(finalLoss) || finalLoss > DIVERGED_LOSS;
-            rows.push({
-              network: NET_LABELS[kind], learningRate, seed, finalLoss, testAccuracy: testAcc,
-              outcome: diverged ? 'diverged' : testAcc > 0.5 ? 'learned' : 'stuck',
-            });
-          } finally {
-            disposeModel(model);
-          }
+  await forEachSeed(opts, async (seed, data) => {
+    for (const kind of ['plain', 'bn'] as NetKind[]) {
+      for (const learningRate of opts.rates) {
+        const model = mlpNet({ kind, hidden: [64, 64, 64], seed });
+        model.compile({ optimizer: tf.train.sgd(learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+        try {
+          const fit = await fitWithProgress(model, data.xTrain, data.yTrain, { ...opts, seed }, `${NET_LABELS[kind]} lr ${learningRate} seed ${seed}`);
+          const finalLoss = fit.loss[fit.loss.length - 1];
+          const acc = testAccuracy(model, data.xTest, data.yTest);
+          const testAcc = Number.isFinite(acc) ? acc : 0;
+          const diverged = !Number.isFinite(finalLoss) || finalLoss > DIVERGED_LOSS;
+          rows.push({
+            network: NET_LABELS[kind], learningRate, seed, finalLoss, testAccuracy: testAcc,
+            outcome: diverged ? 'diverged' : testAcc > 0.5 ? 'learned' : 'stuck',
+          });
+        } finally {
+          disposeModel(model);
         }
       }
-    } finally {
-      data.dispose();
     }
-  }
+  });
   const networks = [NET_LABELS.plain, NET_LABELS.bn];
   const largestWorkingRate: Record<string, number | null> = {};
   for (const network of networks) {

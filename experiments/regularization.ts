@@ -8,13 +8,12 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { runCli } from '../examples/common/cli';
-import { loadMnist } from '../examples/common/data';
 import { formatTable } from '../examples/common/table';
 import { disposeModel, fitWithProgress, testAccuracy } from '../examples/common/train';
 import { ChartFiles, ChartSpec, writeChart } from './common/charts';
 import { mlpNet, NET_LABELS, NetKind } from './common/nets';
 import {
-  experimentCli, experimentOptions, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, seedList, seriesColors, spread, spreadChart,
+  experimentCli, experimentOptions, forEachSeed, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, seriesColors, spread, spreadChart,
 } from './common/seeds';
 
 export const REG_DEFAULTS: ExperimentOptions = {
@@ -57,25 +56,20 @@ export async function main(options: ExperimentInput = {}): Promise<RegResult> {
   const opts = resolveOptions(REG_DEFAULTS, REG_QUICK, options);
   await tf.setBackend('cpu');
   const rows: RegRow[] = [];
-  for (const seed of seedList(opts)) {
-    const data = loadMnist({ trainSamples: opts.samples, testSamples: opts.testSamples, seed });
-    try {
-      for (const net of REG_NETWORKS) {
-        const model = mlpNet({ kind: net.kind, hidden: [128, 128], seed, dropout: net.dropout });
-        model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-        try {
-          await fitWithProgress(model, data.xTrain, data.yTrain, { ...opts, seed }, `${net.label} seed ${seed}`);
-          const trainAccuracy = testAccuracy(model, data.xTrain, data.yTrain);
-          const testAcc = testAccuracy(model, data.xTest, data.yTest);
-          rows.push({ network: net.label, seed, trainAccuracy, testAccuracy: testAcc, gap: trainAccuracy - testAcc });
-        } finally {
-          disposeModel(model);
-        }
+  await forEachSeed(opts, async (seed, data) => {
+    for (const net of REG_NETWORKS) {
+      const model = mlpNet({ kind: net.kind, hidden: [128, 128], seed, dropout: net.dropout });
+      model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+      try {
+        await fitWithProgress(model, data.xTrain, data.yTrain, { ...opts, seed }, `${net.label} seed ${seed}`);
+        const trainAccuracy = testAccuracy(model, data.xTrain, data.yTrain);
+        const testAcc = testAccuracy(model, data.xTest, data.yTest);
+        rows.push({ network: net.label, seed, trainAccuracy, testAccuracy: testAcc, gap: trainAccuracy - testAcc });
+      } finally {
+        disposeModel(model);
       }
-    } finally {
-      data.dispose();
     }
-  }
+  });
   console.log(formatTable(REG_NETWORKS.map(({ label }) => {
     const rs = rows.filter((r) => r.network === label);
     return {

@@ -17,12 +17,11 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import * as pkg from '../src';
 import { runCli } from '../examples/common/cli';
-import { loadMnist } from '../examples/common/data';
 import { formatTable } from '../examples/common/table';
 import { disposeModel, fitWithProgress, testAccuracy } from '../examples/common/train';
 import { ChartFiles, ChartSpec, writeChart } from './common/charts';
 import {
-  experimentCli, experimentOptions, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, seedList, seriesColors, spread, spreadChart,
+  experimentCli, experimentOptions, forEachSeed, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, seriesColors, spread, spreadChart,
 } from './common/seeds';
 
 /** The two networks: a small CNN, or an MLP with two hidden layers of 64. */
@@ -209,26 +208,21 @@ export async function main(options: ExperimentInput<SmallBatchOptions> = {}): Pr
   const missing = all.filter((v) => v.make == null).map((v) => ({ layer: v.label, reason: v.reason ?? '' }));
   missing.forEach((m) => console.log(`left out: ${m.layer} (${m.reason})`));
   const rows: SmallBatchRow[] = [];
-  for (const seed of seedList(opts)) {
-    const data = loadMnist({ trainSamples: opts.samples, testSamples: opts.testSamples, seed, layout: opts.network === 'cnn' ? 'nhwc' : 'flat' });
-    try {
-      for (const v of variants) {
-        for (const batchSize of opts.batchSizes) {
-          const model = build(v.make as Make, seed);
-          model.compile({ optimizer: tf.train.adam(opts.learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-          try {
-            const fit = await fitWithProgress(model, data.xTrain, data.yTrain, { ...opts, batchSize, seed }, `${v.label} batch ${batchSize} seed ${seed}`);
-            const acc = testAccuracy(model, data.xTest, data.yTest);
-            rows.push({ layer: v.label, batchSize, seed, testAccuracy: Number.isFinite(acc) ? acc : 0, trainAccuracy: fit.acc[fit.acc.length - 1] });
-          } finally {
-            disposeModel(model);
-          }
+  await forEachSeed(opts, async (seed, data) => {
+    for (const v of variants) {
+      for (const batchSize of opts.batchSizes) {
+        const model = build(v.make as Make, seed);
+        model.compile({ optimizer: tf.train.adam(opts.learningRate), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+        try {
+          const fit = await fitWithProgress(model, data.xTrain, data.yTrain, { ...opts, batchSize, seed }, `${v.label} batch ${batchSize} seed ${seed}`);
+          const acc = testAccuracy(model, data.xTest, data.yTest);
+          rows.push({ layer: v.label, batchSize, seed, testAccuracy: Number.isFinite(acc) ? acc : 0, trainAccuracy: fit.acc[fit.acc.length - 1] });
+        } finally {
+          disposeModel(model);
         }
       }
-    } finally {
-      data.dispose();
     }
-  }
+  }, opts.network === 'cnn' ? 'nhwc' : 'flat');
   const labels = variants.map((v) => v.label);
   const previous = (opts.previous ?? []).filter((p) => !labels.includes(p.layer));
   const previousLabels = Array.from(new Set(previous.map((p) => p.layer)));

@@ -7,7 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { pngSize } from '../experiments/common/charts';
-import { formatSpread, resolveOptions, spread } from '../experiments/common/seeds';
+import { forEachSeed, formatSpread, resolveOptions, spread } from '../experiments/common/seeds';
 import * as smallBatch from '../experiments/small_batch';
 import * as tables from '../experiments/tables';
 
@@ -109,4 +109,27 @@ test('seeds helpers: spread, formatting, option precedence', () => {
   const defaults = { epochs: 3, samples: 1000, testSamples: 500, batchSize: 32, out: 'a', seed: 1, bars: false, seeds: 3 };
   expect(resolveOptions(defaults, { epochs: 1, seeds: 2 }, { quick: true, seeds: 5 })).toEqual({ ...defaults, epochs: 1, seeds: 5 });
   expect(resolveOptions(defaults, { epochs: 1 }, { samples: 10 })).toEqual({ ...defaults, samples: 10 });
+});
+
+test('forEachSeed: each seed in order with its own data of the asked layout, disposed after each seed and when a run throws', async () => {
+  const opts = { seed: 7, seeds: 3, samples: 20, testSamples: 10 };
+  const before = tf.memory().numTensors;
+  const seen: Array<{ seed: number; shape: number[]; testRows: number }> = [];
+  await forEachSeed(opts, async (seed, data) => {
+    seen.push({ seed, shape: data.xTrain.shape, testRows: data.xTest.shape[0] });
+    // Only this seed's data is alive inside the run.
+    expect(tf.memory().numTensors).toBe(before + 4);
+  }, 'nhwc');
+  expect(seen.map((s) => s.seed)).toEqual([7, 8, 9]);
+  expect(seen.map((s) => s.shape)).toEqual([[20, 28, 28, 1], [20, 28, 28, 1], [20, 28, 28, 1]]);
+  expect(seen.map((s) => s.testRows)).toEqual([10, 10, 10]);
+  expect(tf.memory().numTensors).toBe(before);
+  const calls: number[] = [];
+  await expect(forEachSeed(opts, (seed) => {
+    calls.push(seed);
+    if (seed === 8) throw new Error('run failed at seed 8');
+  })).rejects.toThrow('run failed at seed 8');
+  // The failing seed stops the loop, and its data is disposed anyway.
+  expect(calls).toEqual([7, 8]);
+  expect(tf.memory().numTensors).toBe(before);
 });

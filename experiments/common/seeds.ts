@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { cli, RunOptions } from '../../examples/common/cli';
+import { loadMnist, MnistData, MnistLayout } from '../../examples/common/data';
 import { ChartSpec } from './charts';
 
 /** Options of every experiment: the shared run options plus how many seeds to repeat it with. */
@@ -26,6 +27,26 @@ export function resolveOptions<T extends ExperimentOptions>(defaults: T, quick: 
 /** The random seeds of a run: `seed`, `seed + 1`, ..., `seeds` of them. */
 export function seedList(opts: Pick<ExperimentOptions, 'seed' | 'seeds'>): number[] {
   return Array.from({ length: opts.seeds }, (_, i) => opts.seed + i);
+}
+
+/**
+ * Runs `run` once per seed of the run (see `seedList`), each time with that seed's MNIST subset
+ * (`samples` training and `testSamples` test digits, shuffled by the seed), and disposes the data
+ * afterwards, also when `run` throws. Seeds run one after the other, so their tensors never
+ * coexist.
+ *
+ * Usage: `await forEachSeed(opts, async (seed, data) => { rows.push(await trainOnce(seed, data)); });`
+ */
+export async function forEachSeed(opts: Pick<ExperimentOptions, 'seed' | 'seeds' | 'samples' | 'testSamples'>,
+  run: (seed: number, data: MnistData) => Promise<void> | void, layout: MnistLayout = 'flat'): Promise<void> {
+  for (const seed of seedList(opts)) {
+    const data = loadMnist({ trainSamples: opts.samples, testSamples: opts.testSamples, seed, layout });
+    try {
+      await run(seed, data);
+    } finally {
+      data.dispose();
+    }
+  }
 }
 
 function positiveInt(value: string): number {
