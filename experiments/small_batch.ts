@@ -238,6 +238,14 @@ export async function main(options: ExperimentInput<SmallBatchOptions> = {}): Pr
   return { rows, missing, chart };
 }
 
+/** A layer's short name, for the chart's one-line summary. */
+function shortLabel(label: string): string {
+  const short: Record<string, string> = {
+    'no normalization': 'none', BatchNormalization: 'BN', 'batch renormalization': 'renorm', LayerNormalization: 'LN', InstanceNormalization: 'IN',
+  };
+  return short[label] ?? (label.startsWith('GroupNormalization') ? 'GN' : label);
+}
+
 /** Test accuracy against batch size (log 2), one line per layer. */
 export function smallBatchChart(rows: SmallBatchRow[], runLabels: string[], missing: SmallBatchResult['missing'], previous: PreviousPoint[] = [],
   opts: Pick<SmallBatchOptions, 'network' | 'seeds' | 'learningRate'> = SMALL_BATCH_DEFAULTS): ChartSpec {
@@ -259,12 +267,14 @@ export function smallBatchChart(rows: SmallBatchRow[], runLabels: string[], miss
   const spec = spreadChart({
     title: spreadAtSmall < 0.05
       ? `At batch ${small} all layers are within ${spreadAtSmall.toFixed(2)} of each other (BN ${at('BatchNormalization', small).toFixed(2)}, best ${best} ${at(best, small).toFixed(2)})`
-      : `At batch ${small}, ${best} is best (${at(best, small).toFixed(2)}) and ${worst} worst (${at(worst, small).toFixed(2)}); BN ${at('BatchNormalization', small).toFixed(2)}`,
+      : `At batch ${small}, ${worst} falls to ${at(worst, small).toFixed(2)} while ${best} keeps ${at(best, small).toFixed(2)}`
+        + (worst === 'BatchNormalization' ? '' : `; BN ${at('BatchNormalization', small).toFixed(2)}`),
     subtitle: [
+      `at batch ${small}: ${[...labels].sort((a, b) => at(b, small) - at(a, small)).map((l) => `${shortLabel(l)} ${at(l, small).toFixed(2)}`).join(', ')}`,
       `${NETWORK_TEXT[opts.network]}; Adam ${opts.learningRate}; same epochs for every batch size`,
       ...missing.map((m) => `not run: ${m.layer} (${m.reason})`),
     ],
-    points, xTitle: 'batch size (samples, log 2 scale)', yTitle: 'test accuracy (fraction correct)', xScale: 'log2', width: 420, height: 280,
+    points, xTitle: 'batch size (samples, log 2 scale)', yTitle: 'test accuracy (fraction correct)', xScale: 'log2', width: 520, height: 300,
     spreadOver: `${seeds} seeds`, xValues: sizes,
     colors: seriesColors(labels, { 'no normalization': '#e45756', BatchNormalization: '#4c78a8', 'batch renormalization': '#72b7b2' }),
   });
