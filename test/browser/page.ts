@@ -160,6 +160,31 @@ const CHECKS: Record<string, () => Promise<string>> = {
       lines.push(`no gamma/beta, axis ${axis}: ${d.toExponential(1)}`);
     }
     x.dispose();
+    // Larger inputs, channels last and first, with and without gamma and beta: on webgl the
+    // FusedBatchNorm kernel called directly, broadcasting the per-channel vectors itself.
+    for (const [shape, axis, affine] of [[[64, 1024], -1, true], [[4, 16, 32, 32], 1, true], [[4, 16, 32, 32], 1, false]] as const) {
+      const big = tf.randomNormal([...shape], 1, 3, 'float32', 15);
+      const a = (axis + shape.length) % shape.length;
+      const c = shape[a];
+      const layer = batchNormalization({ axis, center: affine, scale: affine, epsilon: 1e-3 });
+      tf.dispose(layer.apply(big) as tf.Tensor);
+      const weights = [tf.randomUniform([c], -2, 2, 'float32', 16), tf.randomNormal([c], 0, 1, 'float32', 17),
+        tf.randomNormal([c], 0, 1, 'float32', 18), tf.randomUniform([c], 0.5, 4, 'float32', 19)];
+      const used = affine ? weights : weights.slice(2);
+      layer.setWeights(used);
+      const got = layer.apply(big) as tf.Tensor;
+      const want = tf.tidy(() => {
+        const r = (t: tf.Tensor) => t.reshape(shape.map((d, i) => (i === a ? d : 1)));
+        const xhat = tf.div(tf.sub(big, r(weights[2])), tf.sqrt(tf.add(r(weights[3]), 1e-3)));
+        return affine ? tf.add(tf.mul(xhat, r(weights[0])), r(weights[1])) : xhat;
+      });
+      const d = relDiff(await got.data(), await want.data());
+      tf.dispose([big, got, want, ...weights]);
+      layer.dispose();
+      const name = `large ${JSON.stringify(shape)} axis ${axis}${affine ? '' : ' without gamma/beta'}`;
+      if (!(d <= 1e-5)) throw new Error(`${name}: differs by ${d.toExponential(2)} (tolerance 1e-5)`);
+      lines.push(`${name}: ${d.toExponential(1)}`);
+    }
     return lines.join('; ');
   },
 
