@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { median } from '../src/core/timing';
-import type { BenchCase, Mode, Row } from './layer_table';
+import type { BenchCase, Mode, PairedRatios, Row } from './layer_table';
 
 export interface MeasureOptions {
   /** Samples of each step at least, and at most. */
@@ -92,7 +92,26 @@ function measure(steps: Array<(() => void) | null>, o: MeasureOptions) {
       spent += t * reps[i];
     }
   }
-  return { medians: times.map((t) => (t.length ? median(t) : null)), runs, reps };
+  return { medians: times.map((t) => (t.length ? median(t) : null)), runs, reps, paired: pairedRatios(times) };
+}
+
+/** The value below which a fraction `q` of the sorted values lie (linear interpolation). */
+function quantile(sorted: number[], q: number): number {
+  const at = (sorted.length - 1) * q;
+  const lo = Math.floor(at);
+  return sorted[lo] + (sorted[Math.min(lo + 1, sorted.length - 1)] - sorted[lo]) * (at - lo);
+}
+
+/**
+ * The reference's time over ours, round by round (the two samples of a round are taken back to
+ * back, so they share the machine's load), as quartiles: how much the ratio scatters, and so
+ * whether a ratio near 1 is a difference or noise. Null without a reference.
+ */
+function pairedRatios(times: number[][]): PairedRatios | null {
+  const [ours, reference] = times;
+  if (ours.length === 0 || reference == null || reference.length === 0) return null;
+  const ratios = ours.map((t, i) => reference[i] / t).sort((a, b) => a - b);
+  return { q1: quantile(ratios, 0.25), median: quantile(ratios, 0.5), q3: quantile(ratios, 0.75) };
 }
 
 /**
@@ -116,12 +135,12 @@ export function compareLayers(backend: string, c: BenchCase, mode: Mode, ours: t
     builtinError = (e as Error).message.split('\n')[0].slice(0, 100);
     referenceStep = null;
   }
-  const { medians: [oursMs, builtinMs], runs, reps } = measure([makeStep(ours, x, dy, mode), referenceStep], options);
+  const { medians: [oursMs, builtinMs], runs, reps, paired } = measure([makeStep(ours, x, dy, mode), referenceStep], options);
   tf.dispose([x, dy]);
   tf.disposeVariables();
   return {
     backend, case: c.name, mode, oursMs: oursMs as number, builtinMs,
     speedup: builtinMs != null ? builtinMs / (oursMs as number) : null,
-    runs, reps: reps[0], builtinError,
+    paired, runs, reps: reps[0], builtinError,
   };
 }
