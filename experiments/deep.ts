@@ -8,13 +8,12 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { runCli } from '../examples/common/cli';
-import { loadMnist } from '../examples/common/data';
 import { formatTable } from '../examples/common/table';
 import { disposeModel, fitWithProgress, testAccuracy } from '../examples/common/train';
 import { ChartFiles, ChartSpec, writeChart } from './common/charts';
 import { mlpNet, netColors, NET_LABELS, NetKind } from './common/nets';
 import {
-  experimentCli, experimentOptions, ExperimentInput, ExperimentOptions, formatNumber, formatSpread, resolveOptions, seedList, spread, spreadChart,
+  experimentCli, experimentOptions, forEachSeed, ExperimentInput, ExperimentOptions, formatNumber, formatSpread, resolveOptions, spread, spreadChart,
 } from './common/seeds';
 
 export interface DeepOptions extends ExperimentOptions {
@@ -81,8 +80,7 @@ export async function main(options: ExperimentInput<DeepOptions> = {}): Promise<
   await tf.setBackend('cpu');
   const rows: DeepRow[] = [];
   const hidden = Array.from({ length: opts.depth }, () => opts.width);
-  for (const seed of seedList(opts)) {
-    const data = loadMnist({ trainSamples: opts.samples, testSamples: opts.testSamples, seed });
+  await forEachSeed(opts, async (seed, data) => {
     const [xb, yb] = [data.xTrain.slice(0, opts.batchSize), data.yTrain.slice(0, opts.batchSize)];
     try {
       for (const optimizer of DEEP_OPTIMIZERS) {
@@ -105,9 +103,8 @@ export async function main(options: ExperimentInput<DeepOptions> = {}): Promise<
       }
     } finally {
       tf.dispose([xb, yb]);
-      data.dispose();
     }
-  }
+  });
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   console.log(formatTable(DEEP_OPTIMIZERS.flatMap(({ label }) => [NET_LABELS.plain, NET_LABELS.bn].map((network) => {
     const rs = rows.filter((r) => r.network === network && r.optimizer === label);

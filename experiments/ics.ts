@@ -15,13 +15,12 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { runCli } from '../examples/common/cli';
-import { loadMnist } from '../examples/common/data';
 import { formatTable } from '../examples/common/table';
 import { disposeModel, fitWithProgress, testAccuracy } from '../examples/common/train';
 import { ChartFiles, ChartSpec, writeChart } from './common/charts';
 import { mlpNet, netColors, NET_LABELS, NetKind } from './common/nets';
 import {
-  experimentCli, experimentOptions, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, seedList, spread, spreadChart,
+  experimentCli, experimentOptions, forEachSeed, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, spread, spreadChart,
 } from './common/seeds';
 
 export const ICS_DEFAULTS: ExperimentOptions = {
@@ -119,8 +118,7 @@ export async function main(options: ExperimentInput = {}): Promise<IcsResult> {
   await tf.setBackend('cpu');
   const rows: IcsRow[] = [];
   const testAcc: Record<string, number[]> = { [NET_LABELS.plain]: [], [NET_LABELS.bn]: [] };
-  for (const seed of seedList(opts)) {
-    const data = loadMnist({ trainSamples: opts.samples, testSamples: opts.testSamples, seed });
+  await forEachSeed(opts, async (seed, data) => {
     const probe = data.xTest.slice(0, Math.min(256, data.xTest.shape[0]));
     const [xb, yb] = [data.xTrain.slice(0, 64), data.yTrain.slice(0, 64)];
     try {
@@ -153,9 +151,8 @@ export async function main(options: ExperimentInput = {}): Promise<IcsResult> {
       }
     } finally {
       tf.dispose([probe, xb, yb]);
-      data.dispose();
     }
-  }
+  });
   const networks = [NET_LABELS.plain, NET_LABELS.bn];
   const epochs = Array.from(new Set(rows.map((r) => r.epoch)));
   console.log(formatTable(networks.flatMap((network) => WATCHED.flatMap((layer) => epochs.map((epoch) => {

@@ -12,13 +12,13 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { BatchNormalization, foldBatchNorm } from '../src';
 import { runCli } from '../examples/common/cli';
-import { accuracy, loadMnist } from '../examples/common/data';
+import { accuracy } from '../examples/common/data';
 import { formatTable } from '../examples/common/table';
 import { disposeModel, fitWithProgress, testAccuracy } from '../examples/common/train';
 import { ChartFiles, ChartSpec, writeChart } from './common/charts';
 import { mlpNet } from './common/nets';
 import {
-  experimentCli, experimentOptions, ExperimentInput, ExperimentOptions, formatNumber, formatSpread, resolveOptions, seedList, seriesColors, spread, spreadChart,
+  experimentCli, experimentOptions, forEachSeed, ExperimentInput, ExperimentOptions, formatNumber, formatSpread, resolveOptions, seriesColors, spread, spreadChart,
 } from './common/seeds';
 
 export interface InferenceOptions extends ExperimentOptions {
@@ -99,8 +99,7 @@ export async function main(options: ExperimentInput<InferenceOptions> = {}): Pro
   await tf.setBackend('cpu');
   const rows: InferenceRow[] = [];
   const fold: FoldRow[] = [];
-  for (const seed of seedList(opts)) {
-    const data = loadMnist({ trainSamples: opts.samples, testSamples: opts.testSamples, seed });
+  await forEachSeed(opts, async (seed, data) => {
     const models = [0.99, 0.9].map((momentum) => {
       const m = mlpNet({ kind: 'bn', hidden: [64, 64], seed, momentum });
       m.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
@@ -134,9 +133,8 @@ export async function main(options: ExperimentInput<InferenceOptions> = {}): Pro
       }
     } finally {
       models.forEach(disposeModel);
-      data.dispose();
     }
-  }
+  });
   const steps = opts.checkpoints.filter((s) => rows.some((r) => r.step === s));
   console.log(formatTable(steps.map((step) => Object.fromEntries([['step', step], ...EVALUATIONS.map((e) => [e,
     formatSpread(spread(rows.filter((r) => r.step === step && r.evaluation === e).map((r) => r.testAccuracy)))])])),

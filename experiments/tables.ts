@@ -15,13 +15,12 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { BatchNormalization, batchNormTraining } from '../src';
 import { runCli } from '../examples/common/cli';
-import { loadMnist } from '../examples/common/data';
 import { formatTable } from '../examples/common/table';
 import { disposeModel, fitWithProgress } from '../examples/common/train';
 import { ChartFiles, ChartSpec, writeChart } from './common/charts';
 import { mlpNet } from './common/nets';
 import {
-  experimentCli, experimentOptions, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, seedList, seriesColors, spread, spreadChart,
+  experimentCli, experimentOptions, forEachSeed, ExperimentInput, ExperimentOptions, formatSpread, resolveOptions, seriesColors, spread, spreadChart,
 } from './common/seeds';
 
 export const TABLES_DEFAULTS: ExperimentOptions = {
@@ -118,8 +117,7 @@ export async function main(options: ExperimentInput = {}): Promise<TablesResult>
   })), { title: '\nWorked example with BN (gamma 1, beta 0), this package\'s training op, three epsilons' }));
 
   const real: RealRow[] = [];
-  for (const seed of seedList(opts)) {
-    const data = loadMnist({ trainSamples: opts.samples, testSamples: opts.testSamples, seed });
+  await forEachSeed(opts, async (seed, data) => {
     const batch = data.xTrain.slice(0, opts.batchSize);
     const model = mlpNet({ kind: 'bn', hidden: [64, 64], seed });
     model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
@@ -130,9 +128,8 @@ export async function main(options: ExperimentInput = {}): Promise<TablesResult>
     } finally {
       disposeModel(model);
       batch.dispose();
-      data.dispose();
     }
-  }
+  });
   const first = real.filter((r) => r.seed === opts.seed);
   console.log(formatTable(first.map((r) => ({
     epoch: r.epoch, 'z of digits 1, 2': list(r.z.slice(0, 2)), 'batch mean': r.mean, 'batch std': r.std,
