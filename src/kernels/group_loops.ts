@@ -22,8 +22,9 @@
  * - Each pass over the data is its own function, with every array allocated before its loops.
  *   A single function holding several passes gets optimized on-stack inside its first loop
  *   (V8's OSR) and then bails out at the first allocation after that loop, over and over; in
- *   unoptimized code every float is boxed, which made a LayerNormalization step 3 to 8 times
- *   slower with a garbage collection per call.
+ *   unoptimized code every float is boxed. Together with the hidden-class change of the
+ *   kernels' attrs object (see array_kernels.ts), this made a LayerNormalization cpu step at
+ *   [256, 1024] take 29 ms in the bench instead of 3.3 ms, with a garbage collection per call.
  */
 import type { GroupView } from '../core/view';
 import { Dims, gradSums, gradX, trainingForward } from './loops';
