@@ -31,7 +31,7 @@ export function seedList(opts: Pick<ExperimentOptions, 'seed' | 'seeds'>): numbe
 
 /**
  * Runs `run` once per seed of the run (see `seedList`), each time with that seed's MNIST subset
- * (`samples` training and `testSamples` test digits, shuffled by the seed), and disposes the data
+ * (`samples` training and `testSamples` test digits, shuffled by that random seed), and disposes the data
  * afterwards, also when `run` throws. Seeds run one after the other, so their tensors never
  * coexist.
  *
