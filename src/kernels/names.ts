@@ -70,3 +70,51 @@ export interface GroupNormAttrs extends NamedAttrMap, GroupView {
 export function groupAttrs(view: GroupView, epsilon: number): GroupNormAttrs {
   return { ...view, epsilon };
 }
+
+// ---------------------------------------------------------------------------------------------
+// The unified design (replacing the kernels above once every backend is moved over).
+//
+// One view for the whole family: `NormView` = `[P, K, G, J, R]` (see ../core/view.ts), with
+// statistics per (p, g) over k, j and r, and gamma / beta indexed by `c = k * cK + g * cG + j`.
+// BatchNormalization on `[outer, C, inner]` is the case `P = 1, K = outer, G = C, J = 1,
+// R = inner, cK = 0, cG = 1`; Layer/Group/Instance/RMSNormalization are per-sample views.
+//
+// Three kernels, each taking named inputs and returning its outputs in the order listed:
+//
+//   NormForward  {x, gamma, beta}                 -> [y, mean, variance]  statistics computed
+//   NormApply    {x, mean, variance, gamma, beta} -> y                    statistics given
+//   NormBackward {dy, x, gamma, mean, variance}   -> [dx, dgamma, dbeta]
+//
+// - x, y, dy, dx: float32, x's own shape (no reshape needed around a kernel).
+// - gamma, beta, dgamma, dbeta: float32 `[channels]`, always passed (ones / zeros when absent).
+// - mean, variance: float32 `[P * G]`, index `p * G + g`. With `center: false` (RMSNormalization)
+//   mean is all zeros and variance is the mean of squares, so one formula serves both:
+//     invStd = 1 / sqrt(variance + epsilon),  y = (x - mean) * invStd * gamma + beta.
+//   Variance (not invStd) is the output so that BatchNormalization's moving variance is exact.
+// - NormBackward's `statsDependOnX`: true for NormForward's gradient (dx includes the paths
+//   through mean and variance), false for NormApply's (statistics are constants for dx).
+// ---------------------------------------------------------------------------------------------
+export const NormForward = 'TfjsNorm_Forward';
+export const NormApply = 'TfjsNorm_Apply';
+export const NormBackward = 'TfjsNorm_Backward';
+export const NORM_KERNEL_NAMES = [NormForward, NormApply, NormBackward] as const;
+
+/** Attributes of all three kernels: the view, epsilon, and whether the mean is subtracted. */
+export interface NormAttrs extends NamedAttrMap {
+  P: number;
+  K: number;
+  G: number;
+  J: number;
+  R: number;
+  cK: number;
+  cG: number;
+  channels: number;
+  epsilon: number;
+  /** false for RMSNormalization: mean is taken as 0. */
+  center: boolean;
+}
+
+/** NormBackward's attributes. */
+export interface NormBackwardAttrs extends NormAttrs {
+  statsDependOnX: boolean;
+}
