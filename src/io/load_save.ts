@@ -6,17 +6,32 @@ import * as tf from '@tensorflow/tfjs';
 import { ModelFileError } from './errors';
 import { buildChecked, modelWeightSpecs } from './build';
 import { fileSystem, FileSystemOptions, readModelArtifacts, resolveModelJson, stripFileScheme } from './file_system';
+import { isKerasFileName, readKerasModelFile } from './keras3/node';
+import type { KerasReadOptions } from './keras3/read';
 
 /**
- * Loads a layers model from a model.json path (or its directory, or a file:// URL). Does what
- * tf.loadLayersModel does, after checking the files (see readModelArtifacts) and the topology
- * against the manifest (see buildChecked); no initializer runs, and nothing leaks on failure.
+ * Loads a layers model from a model.json path (or its directory, or a file:// URL), or from a
+ * Keras `.keras` archive or `.h5` file. Does what tf.loadLayersModel does, after checking the files
+ * (see readModelArtifacts, readKerasModelFile) and the topology against the manifest (see
+ * buildChecked); no initializer runs, and nothing leaks on failure.
  *
- * Usage: `const model = await loadModel('models/net/model.json');`
+ * Usage: `const model = await loadModel('models/net/model.json'); const k = await loadModel('net.keras');`
  */
-export async function loadModel(modelPath: string, options: FileSystemOptions = {}): Promise<tf.LayersModel> {
-  const file = await resolveModelJson(stripFileScheme(modelPath));
-  const artifacts = await readModelArtifacts(file, options);
+export async function loadModel(modelPath: string, options: FileSystemOptions & KerasReadOptions = {}): Promise<tf.LayersModel> {
+  const plain = stripFileScheme(modelPath);
+  if (isKerasFileName(plain)) return modelFromArtifacts(await readKerasModelFile(plain, options), plain, options);
+  const file = await resolveModelJson(plain);
+  return modelFromArtifacts(await readModelArtifacts(file, options), file, options);
+}
+
+/**
+ * Builds a model from read artifacts (see buildChecked) and loads their weights into it; `file`
+ * names the source in errors.
+ *
+ * Usage: `const model = await modelFromArtifacts(readKerasFile(bytes, 'm.keras'), 'm.keras');`
+ */
+export async function modelFromArtifacts(artifacts: tf.io.ModelArtifacts, file: string,
+  options: FileSystemOptions = {}): Promise<tf.LayersModel> {
   const model = await buildChecked(artifacts, file, options.maxLayers);
   let weights: tf.NamedTensorMap = {};
   try {

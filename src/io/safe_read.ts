@@ -217,3 +217,21 @@ function sizeMismatch(modelJson: string, shards: ShardRef[], expected: number, a
   return new ModelFileError(shards.map((s) => s.shown).join(', '), `weight data is ${kind}: the manifest in ${modelJson} ` +
     `describes ${expected} bytes (${weights} weights), but the file${shards.length > 1 ? 's hold' : ' holds'} ${actual} bytes.`);
 }
+
+/**
+ * Reads a whole regular file of at most `maxBytes` bytes (checked with fstat before reading).
+ * `what` names the expected content in messages; `hint` says how to raise the limit.
+ *
+ * Usage: `const bytes = await readRegularFile('m.keras', 1 << 30, 'a Keras model file', '(raise it with ...)');`
+ */
+export async function readRegularFile(file: string, maxBytes: number, what: string, hint: string): Promise<Uint8Array> {
+  const { handle, size } = await openRegular(file, file, what);
+  try {
+    if (size > maxBytes) throw new ModelFileError(file, `is ${size} bytes, more than the limit of ${maxBytes} bytes ${hint}.`);
+    const bytes = new Uint8Array(size);
+    const got = await readInto(handle, bytes, 0, size);
+    return bytes.subarray(0, got);
+  } finally {
+    await handle.close();
+  }
+}
