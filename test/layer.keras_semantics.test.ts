@@ -132,12 +132,12 @@ describe('masks as Keras lays them out', () => {
 
 describe('arguments', () => {
   it.each([
-    [{ momentm: 0.9 }, 'unknown argument(s) momentm'],
+    [{ momentm: 0.9 }, 'unknown argument(s) momentm (did you mean `momentum`?)'],
     [{ adjustment: null, foo: 1 }, 'unknown argument(s) foo'], // tf.keras 2's adjustment: null asks for nothing
     [{ adjustment: () => [1, 0] }, 'unknown argument(s) adjustment'],
-    [{ moving_mean_initializer: 'zeros' }, 'unknown argument(s) moving_mean_initializer'],
+    [{ moving_mean_initializer: 'zeros' }, 'unknown argument(s) moving_mean_initializer (did you mean `movingMeanInitializer`?)'],
   ])('%p is refused with an error naming it', (args, received) => {
-    expect(() => bn({ name: 'args', ...args })).toThrow(new RegExp(`^${prefix('args')} only the arguments .*, but received ${received.replace(/[()]/g, '\\$&')}\\.$`));
+    expect(() => bn({ name: 'args', ...args })).toThrow(new RegExp(`^${prefix('args')} only the arguments .*, but received ${received.replace(/[()?]/g, '\\$&')}\\.$`));
   });
 
   it('an unknown key in a model.json config is refused, naming it', async () => {

@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { normalizeAxis, parseAxisArg } from '../core/axis';
+import { didYouMean } from '../core/suggest';
 import { kerasMaskWeights } from './call_args';
 import { finiteIn, KnownArguments, LAYER_ARGS, plainDtype, unknownArguments } from './keras_args';
 import { Constraint, Initializer, Regularizer, resolveKerasObject, serializeKerasObject } from './keras_objects';
@@ -264,7 +265,8 @@ export abstract class NormalizationBase extends tf.layers.Layer {
     const unknown = unknownArguments(args, known);
     if (unknown.length > 0) {
       const accepted = known.names.filter((k) => k !== 'customObjects').join(', ');
-      throw this.error(`only the arguments ${accepted}`, `unknown argument(s) ${unknown.join(', ')}`);
+      const named = unknown.map((name) => `${name}${didYouMean(name, known.names)}`);
+      throw this.error(`only the arguments ${accepted}`, `unknown argument(s) ${named.join(', ')}`);
     }
   }
 
