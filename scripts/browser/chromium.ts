@@ -25,7 +25,12 @@ export function chromiumPath(): string {
   return override != null && override !== '' ? override : CHROMIUM_PATH;
 }
 
-/** Quiet, reproducible headless runs; WebGL through SwiftShader (WebGL on the CPU). */
+/**
+ * Quiet, reproducible headless runs; WebGL and WebGPU through SwiftShader (both on the CPU).
+ * Headless Chromium on Linux offers no WebGPU adapter by default: the last two flags give one,
+ * from SwiftShader's Vulkan driver, which Debian's package ships. WebGPU also needs a secure
+ * context, which pages served from 127.0.0.1 are.
+ */
 const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-background-networking',
@@ -34,6 +39,8 @@ const CHROMIUM_ARGS = [
   '--no-first-run',
   '--use-angle=swiftshader',
   '--enable-unsafe-swiftshader',
+  '--enable-unsafe-webgpu',
+  '--use-webgpu-adapter=swiftshader',
 ];
 
 function run(cmd: string, args: string[]): void {

@@ -6,17 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { groupNormalization, instanceNormalization, layerNormalization } from 'tfjs-batchnorm';
-
-/** Largest |a - b| relative to the larger magnitude (at least 1). */
-function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let worst = 0;
-  let scale = 1;
-  for (let i = 0; i < a.length; i++) {
-    worst = Math.max(worst, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(a[i]), Math.abs(b[i]));
-  }
-  return a.length === b.length ? worst / scale : Infinity;
-}
+import { pairsDiff, relDiff } from './compare';
 
 /** Group normalization of NHWC x by the textbook: statistics per sample and group of C / G channels. */
 function textbookGroupNorm(x: tf.Tensor4D, groups: number, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor {
@@ -75,13 +65,11 @@ export const FAMILY_CHECKS: Record<string, () => Promise<string>> = {
       layer.setWeights([gamma, beta]);
       const epsilon = layer.getConfig().epsilon as number;
       const w = tf.randomUniform(x.shape, -1, 1, 'float32', 38);
-      const worst = tf.tidy(() => {
+      const worst = await pairsDiff(tf.tidy(() => {
         const ours = (xx: tf.Tensor) => tf.sum(tf.mul(layer.apply(xx, { training: true }) as tf.Tensor, w));
         const ref = (xx: tf.Tensor) => tf.sum(tf.mul(textbookGroupNorm(xx as tf.Tensor4D, groups, gamma, beta, epsilon), w));
-        const yOurs = (layer.apply(x) as tf.Tensor).dataSync();
-        const yRef = textbookGroupNorm(x as tf.Tensor4D, groups, gamma, beta, epsilon).dataSync();
-        return Math.max(relDiff(yOurs, yRef), relDiff(tf.grad(ours)(x).dataSync(), tf.grad(ref)(x).dataSync()));
-      });
+        return [layer.apply(x) as tf.Tensor, textbookGroupNorm(x as tf.Tensor4D, groups, gamma, beta, epsilon), tf.grad(ours)(x), tf.grad(ref)(x)];
+      }));
       tf.dispose([x, gamma, beta, w]);
       layer.dispose();
       if (!(worst <= TOL)) throw new Error(`${name}: differs by ${worst.toExponential(2)} (tolerance ${TOL})`);

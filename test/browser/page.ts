@@ -6,6 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import '@tensorflow/tfjs-backend-webgpu';
+import { pairsDiff, relDiff } from './compare';
 import { FAMILY_CHECKS } from './family_checks';
 import { BatchNormalization, batchNormalization, batchNormInference, batchNormTraining, loadModel } from 'tfjs-batchnorm';
 
@@ -17,18 +19,6 @@ export interface CheckResult {
   ok: boolean;
   detail: string;
   ms: number;
-}
-
-/** Largest |a - b| over two equally shaped arrays, relative to the larger magnitude (at least 1). */
-function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
-  let worst = 0;
-  let scale = 1;
-  for (let i = 0; i < a.length; i++) {
-    worst = Math.max(worst, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(a[i]), Math.abs(b[i]));
-  }
-  return worst / scale;
 }
 
 async function weightsDiff(a: tf.LayersModel, b: tf.LayersModel): Promise<number> {
@@ -191,7 +181,8 @@ const CHECKS: Record<string, () => Promise<string>> = {
   async 'training and inference gradients match autodiff of the textbook formula (axis 1 and last, ranks 2 to 4)'() {
     const lines: string[] = [];
     for (const [shape, axis] of [[[6, 5], 1], [[3, 4, 5, 2], 3], [[3, 4, 5, 2], 1], [[4, 3, 5], 1]] as Array<[number[], number]>) {
-      const worst = tf.tidy(() => {
+      // Pairs (ours, reference), read after the tidy: webgpu is read asynchronously only.
+      const pairs = tf.tidy(() => {
         const c = shape[axis];
         const b = shape.map((d, i) => (i === axis ? d : 1));
         const axes = shape.map((_, i) => i).filter((i) => i !== axis);
@@ -215,16 +206,17 @@ const CHECKS: Record<string, () => Promise<string>> = {
         };
         const oursInfer = (xx: tf.Tensor, g: tf.Tensor, bb: tf.Tensor) =>
           batchNormInference({ x: xx, gamma: g, beta: bb, axis, epsilon: 1e-3 }, movingMean, movingVar);
-        let max = 0;
+        const out: tf.Tensor[] = [];
         for (const [ours, ref] of [[oursTrain, refTrain], [oursInfer, refInfer]]) {
           const loss = (f: typeof ours) => (xx: tf.Tensor, g: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(xx, g, bb), w));
           const got = tf.grads(loss(ours))([x, gamma, beta]);
           const want = tf.grads(loss(ref))([x, gamma, beta]);
-          got.forEach((t, i) => { max = Math.max(max, relDiff(t.dataSync(), want[i].dataSync())); });
-          max = Math.max(max, relDiff(ours(x, gamma, beta).dataSync(), ref(x, gamma, beta).dataSync()));
+          got.forEach((t, i) => out.push(t, want[i]));
+          out.push(ours(x, gamma, beta), ref(x, gamma, beta));
         }
-        return max;
+        return out;
       });
+      const worst = await pairsDiff(pairs);
       if (!(worst <= TOL)) throw new Error(`shape [${shape}] axis ${axis}: differs by ${worst.toExponential(2)} (tolerance ${TOL})`);
       lines.push(`[${shape}] axis ${axis}: ${worst.toExponential(1)}`);
     }

@@ -1,7 +1,7 @@
 /**
  * `npm run test:browser`: the browser suite. Bundles test/browser/page.ts with esbuild, serves
  * it on 127.0.0.1, and runs its checks in headless Chromium (Debian's, installed through apt-get
- * when missing) on the webgl (SwiftShader), wasm and cpu backends, in one browser launch.
+ * when missing) on the webgl and webgpu (both SwiftShader), wasm and cpu backends, in one browser launch.
  * Exits non-zero when any check fails, and when Chromium cannot start: there is no skip.
  *
  * It also opens the example page (examples/browser/), which trains, saves to IndexedDB and
@@ -20,7 +20,7 @@ import { ROOT, serve, Served } from '../../scripts/browser/serve';
 import type { BrowserContext } from 'playwright-core';
 import type { CheckResult } from './page';
 
-const BACKENDS = ['webgl', 'wasm', 'cpu'];
+const BACKENDS = ['webgl', 'webgpu', 'wasm', 'cpu'];
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -129,6 +129,9 @@ async function main(): Promise<number> {
       return gpu != null && (await gpu.requestAdapter()) != null;
     });
     console.log(`Chromium ${browser.context.browser()?.version() ?? ''} headless at ${served.origin}; webgpu adapter: ${webgpu ? 'yes' : 'no'}`);
+    if (!webgpu && backends.includes('webgpu')) {
+      failures.push('[webgpu] no adapter: navigator.gpu.requestAdapter() gave none (see scripts/browser/chromium.ts for the flags)');
+    }
     for (const backend of backends) {
       const results = await page.evaluate((b) => (window as unknown as { runSuite(b: string): Promise<CheckResult[]> }).runSuite(b), backend);
       for (const r of results) {
