@@ -11,6 +11,7 @@ import { ModelFileError } from './errors';
 import { buildChecked } from './build';
 import { checkModelJson, entryBytes } from './model_json';
 import { DEFAULT_MAX_MODEL_JSON_BYTES, readModelJsonText, readShards } from './safe_read';
+import { fromKeras3File } from './keras3';
 
 export { MODEL_JSON };
 export const WEIGHTS_BIN = 'weights.bin';
@@ -47,6 +48,7 @@ export async function resolveModelJson(p: string): Promise<string> {
 /**
  * Reads model.json and every weight shard it lists, checking that the shards hold exactly the
  * bytes the manifest describes, that they lie inside model.json's folder and are regular files.
+ * A Keras 3 model comes back translated into what tfjs-layers reads (see fromKeras3).
  * Reads only; never writes.
  *
  * Usage: `const artifacts = await readModelArtifacts('models/net/model.json');`
@@ -67,7 +69,8 @@ export async function readModelArtifacts(modelPath: string, options: FileSystemO
     groups.map((g) => g.paths.map((p) => ({ relative: p, shown: path.join(dir, p) }))),
     groups.map((g) => g.weights.reduce((sum, entry) => sum + entryBytes(entry), 0)),
     groups.map((g) => g.weights.length));
-  return tf.io.getModelArtifactsForJSONSync(modelJson, groups.flatMap((g) => g.weights), data);
+  // A Keras 3 model (the converter copies its format unchanged) becomes what tfjs-layers reads.
+  return fromKeras3File(tf.io.getModelArtifactsForJSONSync(modelJson, groups.flatMap((g) => g.weights), data), file);
 }
 
 /**
