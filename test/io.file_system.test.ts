@@ -84,13 +84,21 @@ it('reads a weight group split over several shards, as the converter writes larg
 });
 
 describe('save over an existing model', () => {
-  it('replaces an existing model, keeps unrelated files, removes superseded shards, leaves no temp dirs', async () => {
+  it('replaces an existing model, keeps unrelated files, removes superseded shards one save later, leaves no temp dirs', async () => {
     const dir = path.join(root, 'net');
     writeKerasModel(dir);
     fs.writeFileSync(path.join(dir, 'metadata.json'), '{"labels":["a","b"]}');
+    const oldShards = fs.readdirSync(dir).filter((n) => n.endsWith('.bin'));
+    expect(oldShards.length).toBeGreaterThan(0);
     const model = smallModel();
     await saveModel(model, dir);
-    expect(fs.readdirSync(dir).sort()).toEqual(['metadata.json', 'model.json', 'weights.bin']);
+    // The replaced model's shards stay, for readers that read its model.json, until the next save.
+    const journal = '.tfjs-batchnorm-save-journal.json';
+    const shard = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')).weightsManifest[0].paths[0];
+    expect(shard).toMatch(/^weights-[0-9a-f]{16}\.bin$/);
+    expect(fs.readdirSync(dir).sort()).toEqual([journal, ...oldShards, 'metadata.json', 'model.json', shard].sort());
+    await saveModel(model, dir);
+    expect(fs.readdirSync(dir).sort()).toEqual(['metadata.json', 'model.json', shard]);
     expect(fs.readFileSync(path.join(dir, 'metadata.json'), 'utf8')).toBe('{"labels":["a","b"]}');
     expect(fs.readdirSync(root)).toEqual(['net']);
     const loaded = await loadModel(dir);

@@ -10,7 +10,12 @@ import * as path from 'path';
 import * as ts from 'typescript';
 import * as tf from '@tensorflow/tfjs';
 import { loadModel, saveModel } from '../src';
-import { cleanUp, tempDir } from './fixtures/helpers';
+import { createHash } from 'crypto';
+import * as os from 'os';
+import { cleanUp, snapshot, tempDir } from './fixtures/helpers';
+
+/** How the save lock names this host (the first 8 hex digits of the SHA-256 of its name). */
+const hostTag = () => createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
 
 let root: string;
 beforeEach(() => { root = tempDir('tfjs-bn-save-'); });
@@ -31,8 +36,12 @@ async function savedValue(dir: string): Promise<number> {
   return [...values][0];
 }
 
+const JOURNAL = '.tfjs-batchnorm-save-journal.json';
 const entries = (dir: string) => fs.readdirSync(dir).sort();
-const ourLeftovers = (dir: string) => entries(dir).filter((n) => n.startsWith('.tfjs-batchnorm-'));
+/** Files of this package's own other than the journal a save keeps (temp files, locks). */
+const ourLeftovers = (dir: string) => entries(dir).filter((n) => n.startsWith('.tfjs-batchnorm-') && n !== JOURNAL);
+const shardOf = (dir: string): string => JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')).weightsManifest[0].paths[0];
+const HASHED = /^weights-[0-9a-f]{16}\.bin$/;
 
 /** A folder with a model of `value`, metadata.json, a subfolder and a relative link. */
 async function populated(value: number): Promise<string> {
@@ -54,18 +63,27 @@ function expectOthersKept(dir: string): void {
 }
 
 describe('saving over a folder', () => {
-  it('keeps other entries as they are, swaps the shard name, removes the old shard, leaves nothing of its own', async () => {
+  it('keeps other entries, names each new shard by its content, keeps the previous model\'s shard until the next save', async () => {
     const dir = await populated(1);
     const inode = fs.statSync(path.join(dir, 'assets')).ino;
+    let previous = 'weights.bin';
     for (const value of [2, 3, 4]) {
       const model = modelOf(value);
       await saveModel(model, dir);
       model.dispose();
-      const shard = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')).weightsManifest[0].paths;
-      expect(shard).toEqual([value % 2 === 0 ? expect.stringMatching(/^weights-[0-9a-f]{8}\.bin$/) : 'weights.bin']);
-      expect(entries(dir)).toEqual(['assets', 'metadata.json', 'model.json', 'readme-link', shard[0]].sort());
+      const shard = shardOf(dir);
+      expect(shard).toMatch(HASHED);
+      // Two shards: the new model's, and the one a reader of the model just replaced may still open.
+      expect(entries(dir)).toEqual([JOURNAL, 'assets', 'metadata.json', 'model.json', 'readme-link', shard, previous].sort());
       expect(await savedValue(dir)).toBe(value);
+      previous = shard;
     }
+    // Equal weights, equal name: saving the same model again adds no shard.
+    const again = modelOf(4);
+    await saveModel(again, dir);
+    again.dispose();
+    expect(shardOf(dir)).toBe(previous);
+    expect(entries(dir).filter((n) => n.endsWith('.bin'))).toEqual([previous]);
     expectOthersKept(dir);
     // The subfolder is the same folder, not a copy.
     expect(fs.statSync(path.join(dir, 'assets')).ino).toBe(inode);
@@ -94,7 +112,8 @@ describe('saving over a folder', () => {
     model.dispose();
     expect(fs.lstatSync(path.join(root, 'out')).isSymbolicLink()).toBe(true);
     expect(fs.readlinkSync(path.join(root, 'out'))).toBe('real');
-    expect(entries(path.join(root, 'real'))).toEqual(['model.json', expect.stringMatching(/^weights-[0-9a-f]{8}\.bin$/)]);
+    // The second save writes under the content name and keeps weights.bin, the replaced model's shard.
+    expect(entries(path.join(root, 'real'))).toEqual([JOURNAL, 'model.json', expect.stringMatching(HASHED), 'weights.bin']);
     expect(await savedValue(path.join(root, 'real'))).toBe(5);
   });
 
@@ -127,23 +146,61 @@ describe('saving over a folder', () => {
     expect(await savedValue(dir)).toBe(8);
   });
 
-  it('a second save into the same folder while one runs is refused; a lock left by a dead process is taken over', async () => {
+  it('a second save into the same folder while one runs waits for it; a lock whose process is gone is taken over', async () => {
     const dir = await populated(1);
     const [a, b] = [modelOf(2), modelOf(3)];
-    const results = await Promise.allSettled([saveModel(a, dir), saveModel(b, dir)]);
-    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
-    const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
-    expect(failed.reason.message).toMatch(new RegExp(`another save into ${dir} is running \\(process ${process.pid}\\)`));
-    expect([2, 3]).toContain(await savedValue(dir));
+    await Promise.all([saveModel(a, dir), saveModel(b, dir)]);
+    expect(await savedValue(dir)).toBe(3);
     expect(ourLeftovers(dir)).toEqual([]);
 
     // A lock whose process is gone (a killed save) does not block the next save.
-    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
-    fs.writeFileSync(path.join(dir, '.tfjs-batchnorm-save.lock'), dead);
-    await saveModel(a, dir);
+    const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+    const lockDir = path.join(dir, '.tfjs-batchnorm-save-lock');
+    fs.mkdirSync(lockDir);
+    fs.writeFileSync(path.join(lockDir, `owner-${dead}-${hostTag()}-1700000000000-0123456789ab`), '');
+    await saveModel(a, dir, { lockTimeoutMs: 2000 });
     expect(await savedValue(dir)).toBe(2);
     expect(ourLeftovers(dir)).toEqual([]);
     [a, b].forEach((m) => m.dispose());
+  });
+
+  it('a lock held by a live process, or by one on another host, is never taken over: the save times out and writes nothing', async () => {
+    const dir = await populated(1);
+    const model = modelOf(2);
+    const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+    const lockDir = path.join(dir, '.tfjs-batchnorm-save-lock');
+    for (const [owner, who] of [[`${process.ppid}-${hostTag()}`, `process ${process.ppid} on this host`],
+      [`${dead}-00000000`, `process ${dead} on another host`]]) {
+      fs.mkdirSync(lockDir);
+      const ownerFile = path.join(lockDir, `owner-${owner}-1700000000000-0123456789ab`);
+      fs.writeFileSync(ownerFile, '');
+      const before = snapshot(dir);
+      const error = await saveModel(model, dir, { lockTimeoutMs: 300 }).catch((e: Error) => e);
+      expect((error as Error).message).toBe(`Saving the model to ${dir} failed (another save into ${dir} has held its lock ` +
+        `for more than 0 s (${who}); expected one save at a time. If no save is running, remove the folder ${lockDir}.); ` +
+        `${dir} was left as it was.`);
+      expect(snapshot(dir)).toEqual(before);
+      fs.rmSync(lockDir, { recursive: true });
+    }
+    model.dispose();
+  });
+
+  it('a failed first save removes only its own files: a folder another process has written into stays', async () => {
+    const dir = path.join(root, 'new', 'net');
+    const model = modelOf(2);
+    const full = async (file: string, data: Uint8Array) => {
+      // Meanwhile another process puts its file into the folder this save created.
+      fs.writeFileSync(path.join(dir, 'theirs.txt'), 'theirs');
+      fs.writeFileSync(file, data.subarray(0, 1));
+      throw new Error('ENOSPC: no space left on device');
+    };
+    await expect(saveModel(model, dir, { writeFile: full })).rejects.toThrow(/ENOSPC/);
+    expect(entries(dir)).toEqual(['theirs.txt']);
+    // Alone, a failed first save leaves nothing: not even the folders it made.
+    const other = path.join(root, 'alone', 'net');
+    await expect(saveModel(model, other, { writeFile: async () => { throw new Error('EIO'); } })).rejects.toThrow(/EIO/);
+    expect(fs.existsSync(path.join(root, 'alone'))).toBe(false);
+    model.dispose();
   });
 });
 
@@ -157,8 +214,7 @@ it('a failed save (disk full, or a concurrent save) leaks no tensors and leaves 
   };
   await expect(saveModel(model, dir, { writeFile: full })).rejects.toThrow(/ENOSPC.*was left as it was/);
   await model.save(`file://${dir}`);
-  const both = await Promise.allSettled([saveModel(model, dir), saveModel(model, dir)]);
-  expect(both.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+  await Promise.all([saveModel(model, dir), saveModel(model, dir)]);
   expect(tf.memory().numTensors).toBe(tensors);
   expect(ourLeftovers(dir)).toEqual([]);
   expect(await savedValue(dir)).toBe(2);
@@ -222,17 +278,23 @@ describe('crash safety: SIGKILL during a save', () => {
   });
   afterAll(() => { cleanUp(work); });
 
-  /** After a kill: the model loads as `allowed`, other entries are intact, the next save cleans up. */
+  /**
+   * After a kill: the model loads as `allowed`, other entries are intact, the next save cleans up
+   * (it keeps only its own shard and the one of the model it replaced).
+   */
   async function checkAfterKill(dir: string, allowed: number[]): Promise<number> {
     const value = await savedValue(dir);
     expect(allowed).toContain(value);
     expectOthersKept(dir);
+    const replaced = shardOf(dir);
     const model = modelOf(7);
     await saveModel(model, dir);
     model.dispose();
     expect(await savedValue(dir)).toBe(7);
-    const shard = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')).weightsManifest[0].paths[0];
-    expect(entries(dir)).toEqual(['assets', 'metadata.json', 'model.json', 'readme-link', shard].sort());
+    const shard = shardOf(dir);
+    // The journal names the replaced model's shard for the save after this one to remove.
+    const journal = replaced === shard ? [] : [JOURNAL];
+    expect(entries(dir)).toEqual([...new Set([...journal, 'assets', 'metadata.json', 'model.json', 'readme-link', shard, replaced])].sort());
     return value;
   }
 
@@ -245,6 +307,8 @@ describe('crash safety: SIGKILL during a save', () => {
       // Every other step over a model whose shard has a fresh name rather than weights.bin.
       if ((index as number) % 2 === 1) {
         const m = modelOf(1);
+        // Twice: the second save removes weights.bin, the shard of the model before the first.
+        await saveModel(m, dir);
         await saveModel(m, dir);
         m.dispose();
         expect(fs.existsSync(path.join(dir, 'weights.bin'))).toBe(false);

@@ -10,7 +10,7 @@ import { MODEL_JSON, saveInPlace, WriteFile } from './save_in_place';
 import { ModelFileError } from './errors';
 import { buildChecked } from './build';
 import { checkModelJson, entryBytes } from './model_json';
-import { DEFAULT_MAX_MODEL_JSON_BYTES, readModelJsonText, readShards } from './safe_read';
+import { DEFAULT_MAX_MODEL_JSON_BYTES, readModelJsonText, readShards, ShardNotFoundError } from './safe_read';
 import { fromKeras3File } from './keras3';
 
 export { MODEL_JSON };
@@ -21,8 +21,10 @@ export interface FileSystemOptions {
   writeFile?: WriteFile;
   /** Largest model.json read, in bytes (default DEFAULT_MAX_MODEL_JSON_BYTES, 64 MiB). */
   maxModelJsonBytes?: number;
-  /** Most layers a loaded model may have, nested models included (default DEFAULT_MAX_LAYERS, 20000). */
+  /** Most layers a loaded model may have, nested models included (default DEFAULT_MAX_LAYERS). */
   maxLayers?: number;
+  /** How long a save waits for another save into the same folder, in ms (default 60000). */
+  lockTimeoutMs?: number;
 }
 
 /** `file://a/b` -> `a/b`; a plain path is returned unchanged. */
@@ -49,13 +51,33 @@ export async function resolveModelJson(p: string): Promise<string> {
  * Reads model.json and every weight shard it lists, checking that the shards hold exactly the
  * bytes the manifest describes, that they lie inside model.json's folder and are regular files.
  * A Keras 3 model comes back translated into what tfjs-layers reads (see fromKeras3).
- * Reads only; never writes.
+ * If a shard is missing and model.json has changed since it was read (a save replaced the model
+ * meanwhile), it reads the new model.json, up to READ_ATTEMPTS times in all. Reads only; never writes.
  *
  * Usage: `const artifacts = await readModelArtifacts('models/net/model.json');`
  */
 export async function readModelArtifacts(modelPath: string, options: FileSystemOptions = {}): Promise<tf.io.ModelArtifacts> {
   const file = await resolveModelJson(modelPath);
-  const text = await readModelJsonText(file, options.maxModelJsonBytes ?? DEFAULT_MAX_MODEL_JSON_BYTES);
+  const maxBytes = options.maxModelJsonBytes ?? DEFAULT_MAX_MODEL_JSON_BYTES;
+  let text = await readModelJsonText(file, maxBytes);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readArtifactsFrom(file, text);
+    } catch (e) {
+      // A save into the folder replaced model.json and removed the shards this one lists: the new
+      // model.json lists shards that exist. Anything else, or a model.json that did not change, fails.
+      if (!(e instanceof ShardNotFoundError) || attempt >= READ_ATTEMPTS) throw e;
+      const again = await readModelJsonText(file, maxBytes);
+      if (again === text) throw e;
+      text = again;
+    }
+  }
+}
+
+/** Reads of a model whose shards a concurrent save removed, before giving up. */
+const READ_ATTEMPTS = 3;
+
+async function readArtifactsFrom(file: string, text: string): Promise<tf.io.ModelArtifacts> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -104,8 +126,8 @@ function modelJsonFor(artifacts: tf.io.ModelArtifacts, shard: string): tf.io.Mod
 
 /**
  * Writes `artifacts` into directory `dir` as model.json + one weight shard (weights.bin, or
- * weights-<8 hex digits>.bin when the model being replaced uses weights.bin), crash-safely (see
- * saveInPlace). Fails before touching `dir` if the weight data does not match the specs.
+ * weights-<16 hex digits of its hash>.bin when the folder already has a model), safely under crashes
+ * and concurrent saves and loads (see saveInPlace). Fails before touching `dir` if the weight data does not match the specs.
  *
  * Usage: `await writeModelArtifacts('models/net', artifacts);`
  */
@@ -123,7 +145,7 @@ export async function writeModelArtifacts(dir: string, artifacts: tf.io.ModelArt
   }
   try {
     await saveInPlace(dir, weights, (shard) => Buffer.from(JSON.stringify(modelJsonFor(artifacts, shard)), 'utf8'),
-      { writeFile: options.writeFile, shardName: WEIGHTS_BIN });
+      { writeFile: options.writeFile, shardName: WEIGHTS_BIN, lockTimeoutMs: options.lockTimeoutMs });
   } catch (e) {
     throw new Error(`Saving the model to ${dir} failed (${(e as Error).message}); ${dir} was left as it was.`);
   }

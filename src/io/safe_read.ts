@@ -33,13 +33,20 @@ interface OpenFile {
   size: number;
 }
 
-async function openRegular(file: string, shown: string, what: string, flags = OPEN_FLAGS): Promise<OpenFile> {
+/**
+ * A weight shard that is not there. When model.json changed since it was read, a save replaced
+ * the model meanwhile, and reading again gets the new one.
+ */
+export class ShardNotFoundError extends ModelFileError {}
+
+async function openRegular(file: string, shown: string, what: string, flags = OPEN_FLAGS,
+  NotFound: typeof ModelFileError = ModelFileError): Promise<OpenFile> {
   let handle: fs.promises.FileHandle;
   try {
     handle = await fs.promises.open(file, flags);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ModelFileError(shown, `file not found (expected ${what}).`);
+    if (code === 'ENOENT') throw new NotFound(shown, `file not found (expected ${what}).`);
     if (code === 'EISDIR') throw new ModelFileError(shown, `is a directory (expected ${what}).`);
     throw new ModelFileError(shown, `cannot be read: ${(e as Error).message}`);
   }
@@ -157,7 +164,7 @@ async function confine(realDir: string, shard: ShardRef, modelJson: string, what
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if ((code === 'ENOENT' || code === 'ENOTDIR') && !(await passesThroughSymlink(realDir, shard.relative))) {
-      throw new ModelFileError(shard.shown, `file not found (expected ${what}).`);
+      throw new ShardNotFoundError(shard.shown, `file not found (expected ${what}).`);
     }
     throw outside();
   }
@@ -184,7 +191,8 @@ export async function readShards(modelJson: string, groups: ShardRef[][], groupB
       for (const shard of shards) {
         const real = await confine(realDir, shard, modelJson, what);
         // O_NOFOLLOW: the path was resolved above; a link swapped in since is refused, not followed.
-        files.push(await openRegular(real, shard.shown, what, OPEN_FLAGS | (fs.constants.O_NOFOLLOW ?? 0)));
+        files.push(await openRegular(real, shard.shown, what, OPEN_FLAGS | (fs.constants.O_NOFOLLOW ?? 0),
+          ShardNotFoundError));
       }
       const actual = files.reduce((sum, f) => sum + f.size, 0);
       if (actual !== groupBytes[g]) throw sizeMismatch(modelJson, shards, groupBytes[g], actual, groupWeights[g]);
