@@ -2,8 +2,13 @@
  * Keras `.keras` and `.h5` files on the local file system (Node): read with a size limit, only
  * regular files, then parsed as in a browser (see read.ts).
  */
+import * as fs from 'fs';
+import * as path from 'path';
+import { randomBytes } from 'crypto';
 import * as tf from '@tensorflow/tfjs';
 import { readRegularFile } from '../safe_read';
+import { WriteFile, writeFileDurably } from '../save_in_place';
+import { kerasArchiveBytes } from './write_keras';
 import { DEFAULT_MAX_KERAS_FILE_BYTES, KerasReadOptions, readKerasFile } from './read';
 
 /** File names loadModel reads as Keras files rather than as model.json. */
@@ -27,4 +32,35 @@ export async function readKerasModelFile(file: string, options: KerasReadOptions
   const max = options.maxFileBytes ?? DEFAULT_MAX_KERAS_FILE_BYTES;
   const bytes = await readRegularFile(file, max, 'a Keras .keras or .h5 model file', '(raise it with the maxFileBytes option)');
   return readKerasFile(bytes, file, options);
+}
+
+/**
+ * Saves `model` as a Keras 3 `.keras` archive at `file`, crash-safely: the archive is built in
+ * memory first (a layer Keras cannot load fails before anything is written), written to a
+ * temporary file beside `file`, flushed, then renamed over `file` in one step. A crash at any
+ * moment leaves the old file or the new one, never a part.
+ *
+ * Usage: `await saveKerasModel(model, 'models/net.keras');`
+ */
+export async function saveKerasModel(model: tf.LayersModel, file: string,
+  writeFile: WriteFile = writeFileDurably): Promise<void> {
+  const bytes = await kerasArchiveBytes(model);
+  const dir = path.dirname(path.resolve(file));
+  const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await writeFile(temp, bytes);
+    await fs.promises.rename(temp, file);
+  } catch (e) {
+    await fs.promises.rm(temp, { force: true });
+    throw new Error(`Saving the model to ${file} failed (${(e as Error).message}); ${file} was left as it was.`);
+  }
+  let handle: fs.promises.FileHandle | undefined;
+  try {
+    handle = await fs.promises.open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // Not every platform can flush a directory; the rename itself is atomic.
+  } finally {
+    await handle?.close();
+  }
 }
