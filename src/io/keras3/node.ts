@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readRegularFile } from '../safe_read';
 import { WriteFile, writeFileDurably } from '../save_in_place';
 import { kerasArchiveBytes } from './write_keras';
-import { DEFAULT_MAX_KERAS_FILE_BYTES, KerasReadOptions, readKerasFile } from './read';
+import { DEFAULT_MAX_KERAS_FILE_BYTES, kerasArtifacts, KerasReadOptions } from './read';
 
 /** File names loadModel reads as Keras files rather than as model.json. */
 const KERAS_FILE = /\.(keras|h5|hdf5)$/i;
@@ -24,14 +24,14 @@ export function isKerasFileName(file: string): boolean {
 }
 
 /**
- * Reads a `.keras` or `.h5` file into the artifacts the TF.js converter writes from it.
+ * Reads a `.keras` or `.h5` file into artifacts tfjs-layers reads (see kerasArtifacts).
  *
  * Usage: `const artifacts = await readKerasModelFile('models/net.keras');`
  */
 export async function readKerasModelFile(file: string, options: KerasReadOptions = {}): Promise<tf.io.ModelArtifacts> {
   const max = options.maxFileBytes ?? DEFAULT_MAX_KERAS_FILE_BYTES;
   const bytes = await readRegularFile(file, max, 'a Keras .keras or .h5 model file', '(raise it with the maxFileBytes option)');
-  return readKerasFile(bytes, file, options);
+  return kerasArtifacts(bytes, file, options);
 }
 
 /**

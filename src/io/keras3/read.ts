@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { unzipSync, UnzipFileInfo } from 'fflate';
 import { ModelFileError } from '../errors';
 import { checkJsonDepth } from '../safe_read';
+import { fromKeras3File } from './index';
 import {
   child, Hdf5File, Hdf5Group, isGroup, isHdf5, keys, openHdf5, readDataset, ReadWeight, stringListAttribute, attribute,
   MAX_HDF5_DEPTH,
@@ -259,7 +260,8 @@ function layerWeights(h5: Hdf5File, group: Hdf5Group, path: string, depth: numbe
 }
 
 /**
- * The artifacts of a `.keras` archive or `.h5` file, told apart by their first bytes.
+ * The artifacts of a `.keras` archive or `.h5` file, told apart by their first bytes, as the TF.js
+ * converter writes them (see kerasArtifacts for them translated into what tfjs-layers reads).
  *
  * Usage: `const artifacts = readKerasFile(new Uint8Array(await file.arrayBuffer()), file.name);`
  */
@@ -274,4 +276,13 @@ export function readKerasFile(bytes: Uint8Array, file: string, options: KerasRea
   if (kind === 'h5') return readKerasH5(bytes, file, options);
   throw new ModelFileError(file, `is neither a Keras 3 archive (a zip file) nor an HDF5 file (it starts with bytes ` +
     `${JSON.stringify([...bytes.subarray(0, 4)])}); expected a file written by Keras's model.save.`);
+}
+
+/**
+ * A `.keras` archive's or `.h5` file's artifacts, translated into what tfjs-layers reads (see fromKeras3).
+ *
+ * Usage: `const model = await tf.loadLayersModel(tf.io.fromMemory(kerasArtifacts(bytes, 'm.keras')));`
+ */
+export function kerasArtifacts(bytes: Uint8Array, file: string, options: KerasReadOptions = {}): tf.io.ModelArtifacts {
+  return fromKeras3File(readKerasFile(bytes, file, options), file);
 }

@@ -161,12 +161,15 @@ function convertModel(model: tf.LayersModel, json: Json, path: string, variables
 
   if (className === 'Sequential') {
     const layers: Json[] = [];
-    const first = tfjsLayers[0]?.config as Json | undefined;
     const seq = model as tf.Sequential;
+    // tfjs writes a Sequential's input either as an InputLayer entry or as the first layer's batch_input_shape.
+    const explicit = tfjsLayers[0]?.class_name === 'InputLayer' ? tfjsLayers[0].config as Json : undefined;
+    const rest = explicit != null ? tfjsLayers.slice(1) : tfjsLayers;
+    const first = explicit ?? rest[0]?.config as Json | undefined;
     const batchShape = first?.batch_input_shape ?? (seq.inputs[0] != null ? shapeOf(seq.inputs[0]) : null);
-    layers.push(inputLayer(`${model.name}_input`, batchShape, first?.dtype, false));
-    for (const [i, lj] of tfjsLayers.entries()) {
-      const layer = seq.layers[i];
+    layers.push(inputLayer(String(explicit?.name ?? `${model.name}_input`), batchShape, first?.dtype, explicit?.sparse));
+    for (const lj of rest) {
+      const layer = seq.getLayer(String((lj.config as Json).name));
       const nested = addVariables(lj, layer);
       layers.push(nested ?? {
         module: 'keras.layers', class_name: KERAS_CLASS[String(lj.class_name)] ?? lj.class_name, registered_name: null,
