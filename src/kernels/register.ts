@@ -1,5 +1,5 @@
 /**
- * Registers this package's kernels (cpu, wasm) and their gradients with tfjs, once. Registering
+ * Registers this package's kernels (cpu, wasm, webgpu) and their gradients with tfjs, once. Registering
  * for a backend that is never loaded costs nothing; other backends keep the composite path.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -7,6 +7,7 @@ import { cpuKernels } from './cpu';
 import { groupNormGradConfig, inferenceGradConfig, secondOrderGradConfigs, trainingGradConfig } from './gradients';
 import { BatchNormTraining, GROUP_KERNEL_NAMES, GroupNormForward, KERNEL_NAMES } from './names';
 import { wasmKernels } from './wasm';
+import { webgpuKernels } from './webgpu';
 
 /**
  * Registers the kernels and gradients; safe to call many times.
@@ -14,7 +15,7 @@ import { wasmKernels } from './wasm';
  * Usage: `registerBatchNormKernels()`
  */
 export function registerBatchNormKernels(): void {
-  for (const config of [...cpuKernels(), ...wasmKernels()]) {
+  for (const config of [...cpuKernels(), ...wasmKernels(), ...webgpuKernels()]) {
     if (tf.getKernel(config.kernelName, config.backendName) == null) tf.registerKernel(config);
   }
   for (const config of [trainingGradConfig, inferenceGradConfig, groupNormGradConfig, ...secondOrderGradConfigs]) {
