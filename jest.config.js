@@ -7,4 +7,6 @@ module.exports = {
   testTimeout: 120000,
   // Drops tfjs's install-tfjs-node banner and its re-registration notices; see the file.
   setupFiles: ['<rootDir>/test/setup/quiet_tfjs.ts'],
+  // Run on the tensorflow backend only, by jest.tensorflow.config.js (`npm run test:tensorflow`).
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/tensorflow/'],
 };

@@ -1,6 +1,7 @@
 /**
- * Router registration against a stand-in for tfjs-node's file:// router (tfjs-node itself cannot
- * be installed here). Each scenario gets fresh module instances, so registries do not leak.
+ * Router registration against a stand-in for tfjs-node's file:// router (the real one is tested
+ * in test/tensorflow/, on the tensorflow backend). Each scenario gets fresh module instances, so
+ * registries do not leak.
  */
 type Tf = typeof import('@tensorflow/tfjs');
 type Pkg = typeof import('../src');
@@ -46,20 +47,45 @@ it('without tfjs-node, importing the package registers exactly one file:// handl
   expect(tf.io.getSaveHandlers('file://m')).toHaveLength(1);
 });
 
-it('tfjs-node registered first: the package registers nothing and tfjs-node handles file://', () => {
+/** What this package's handler is: not one of the stand-in's objects, and it has save and load. */
+function expectOurs(handlers: unknown[], node: { save: unknown; load: unknown }): void {
+  expect(handlers).toHaveLength(1);
+  expect(handlers[0]).not.toBe(node.save);
+  expect(handlers[0]).not.toBe(node.load);
+  expect(typeof (handlers[0] as { load?: unknown }).load).toBe('function');
+  expect(typeof (handlers[0] as { save?: unknown }).save).toBe('function');
+}
+
+it("tfjs-node registered first: the package's handler serves file:// and tfjs-node's steps aside", () => {
   const { tf, load } = fresh();
   const node = registerFakeNodeRouter(tf);
-  const pkg = load();
-  expect(pkg.registerFileSystemRouters()).toBe(false);
   expect(tf.io.getSaveHandlers('file://m')).toEqual([node.save]);
-  expect(tf.io.getLoadHandlers('file://m/model.json')).toEqual([node.load]);
+  const pkg = load();
+  expect(pkg.registerFileSystemRouters()).toBe(true);
+  expectOurs(tf.io.getSaveHandlers('file://m'), node);
+  expectOurs(tf.io.getLoadHandlers('file://m/model.json'), node);
 });
 
-it('tfjs-node required after the package: ours steps aside, so the URL stays unambiguous', () => {
+it('tfjs-node required after the package: ours still serves file://, exactly one handler', () => {
   const { tf, load } = fresh();
   load();
   expect(tf.io.getSaveHandlers('file://m')).toHaveLength(1);
   const node = registerFakeNodeRouter(tf);
-  expect(tf.io.getSaveHandlers('file://m')).toEqual([node.save]);
-  expect(tf.io.getLoadHandlers('file://m/model.json')).toEqual([node.load]);
+  expectOurs(tf.io.getSaveHandlers('file://m'), node);
+  expectOurs(tf.io.getLoadHandlers('file://m/model.json'), node);
+  // Asked again: still one (nothing wrapped twice, nothing re-registered).
+  expectOurs(tf.io.getSaveHandlers('file://m'), node);
+});
+
+it('the stepped-aside router still gets every URL that is not a file:// string', () => {
+  const { tf, load } = fresh();
+  load();
+  const seen: unknown[] = [];
+  tf.io.registerLoadRouter(((url: string | string[]) => { seen.push(url); return { owner: 'other' }; }) as never);
+  expect(tf.io.getLoadHandlers('file://m/model.json')).toHaveLength(1);
+  expect(seen).toEqual([]);
+  expect(tf.io.getLoadHandlers('grpc://host/m')).toEqual([{ owner: 'other' }]);
+  // Arrays of paths are not this package's form: they go on to the other router unchanged.
+  expect(tf.io.getLoadHandlers(['file://a/model.json', 'file://a/w.bin'] as never)).toEqual([{ owner: 'other' }]);
+  expect(seen).toEqual(['grpc://host/m', ['file://a/model.json', 'file://a/w.bin']]);
 });
