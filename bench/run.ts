@@ -10,7 +10,10 @@
  * collection, and the median is reported. Every run reads all its results back (dataSync), so
  * the time includes the work.
  *
- * Usage: `npm run bench` | `npm run bench -- --json` | `npm run bench -- --quick` | `npm run bench -- --backends wasm`
+ * `--backend tensorflow` (or `--backends cpu,tensorflow`) adds tfjs-node's backend, loaded only
+ * then (install it with `npm run install:tfjs-node`, see docs/tfjs-node.md).
+ *
+ * Usage: `npm run bench` | `npm run bench -- --json` | `npm run bench -- --quick` | `npm run bench -- --backends wasm` | `npm run bench -- --backend tensorflow`
  *        | `npm run bench -- --layers family` (or `bn`) | `npm run bench -- --cases 'GN,IN'` (name prefixes) | `npm run bench -- --epochs` (see epoch.ts)
  */
 import * as v8 from 'v8';
@@ -109,6 +112,16 @@ function targets(rows: Row[]): Array<{ target: string; holds: boolean; detail: s
   return out;
 }
 
+/** tfjs-node, which registers the `tensorflow` backend; not a dependency, so a clear error when absent. */
+function loadTfjsNode(): void {
+  try {
+    require('@tensorflow/tfjs-node');
+  } catch (e) {
+    throw new Error(`--backend tensorflow needs @tensorflow/tfjs-node: install it with \`npm run install:tfjs-node\` ` +
+      `(docs/tfjs-node.md). Loading it failed: ${(e as Error).message}`);
+  }
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv.includes('--epochs')) {
@@ -118,8 +131,9 @@ async function main(): Promise<void> {
   }
   const json = argv.includes('--json');
   const quick = argv.includes('--quick');
-  const only = argv.indexOf('--backends');
+  const only = Math.max(argv.indexOf('--backends'), argv.indexOf('--backend'));
   const backends = only >= 0 ? argv[only + 1].split(',') : BACKENDS;
+  if (backends.includes('tensorflow')) loadTfjsNode();
   // `--layers bn` or `--layers family` runs one half; both by default.
   const layers = argv.indexOf('--layers') >= 0 ? argv[argv.indexOf('--layers') + 1] : 'bn,family';
   const picked = argv.indexOf('--cases') >= 0 ? argv[argv.indexOf('--cases') + 1].split(',') : null;
