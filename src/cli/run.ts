@@ -9,6 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { convertNormalization, BatchNormKind } from '../convert/convert';
 import { foldBatchNorm } from '../convert/fold';
 import { loadModel, saveModel } from '../io/load_save';
+import { saveKerasModel } from '../io/keras3/node';
 import { DEFAULT_MAX_MODEL_JSON_BYTES } from '../io/safe_read';
 import { useBackend } from './backend';
 import { carryCompanionFiles, nothingToConvert } from './companions';
@@ -119,18 +120,27 @@ function buildProgram(out: CliOutput, setCode: (code: number) => void): Command 
   program.command('convert')
     .description('Swap every BatchNormalization and LayerNormalization layer (nested models included) between tfjs\'s built-in ' +
       '("stock") and this package\'s ("custom") class, keeping all weights.')
-    .argument('<input>', 'model.json of the input model (tfjs or Keras-converter format)')
-    .argument('<outDir>', 'directory to write model.json + its weight shard into (crash-safe; other files kept)')
-    .addOption(new Option('--to <kind>', 'target class').choices(['custom', 'stock']).makeOptionMandatory())
+    .argument('<input>', 'model.json of the input model (tfjs or Keras-converter format), or a Keras .keras / .h5 file')
+    .argument('<outDir>', 'directory to write model.json + its weight shard into (crash-safe; other files kept), ' +
+      'or a .keras file to write a Keras 3 archive')
+    .addOption(new Option('--to <kind>', 'target class (required unless the output is .keras)').choices(['custom', 'stock']))
     .addOption(backendOption())
     .addOption(maxJsonOption())
     .allowExcessArguments(false)
     .addHelpText('after', '\nExample:\n  tfjs-batchnorm convert models/net/model.json models/net-custom --to custom')
-    .action(async (input: string, outDir: string, opts: { to: BatchNormKind; backend: string; maxModelJsonMb: number }) => {
+    .action(async (input: string, outDir: string, opts: { to?: BatchNormKind; backend: string; maxModelJsonMb: number }) => {
+      if (opts.to == null && !outDir.endsWith('.keras')) throw new Error("required option '--to <kind>' not specified");
       await withBackend(opts.backend, async () => {
         const model = await load(out, input, opts.maxModelJsonMb);
         try {
-          const { model: converted, counts, warnings } = await convertNormalization(model, opts.to);
+          // A Keras archive holds Keras's own classes: there is no stock or custom class to choose.
+          if (outDir.endsWith('.keras')) {
+            await announceIfSlow(out, `saving ${outDir}`, () => saveKerasModel(model, outDir));
+            out.stdout(`Wrote ${outDir} (a Keras 3 archive)\n`);
+            return;
+          }
+          const to = opts.to as BatchNormKind; // present: checked above for every output but .keras
+          const { model: converted, counts, warnings } = await convertNormalization(model, to);
           try {
             await announceIfSlow(out, `saving ${outDir}`, () => saveModel(converted, outDir));
           } finally {
@@ -138,8 +148,8 @@ function buildProgram(out: CliOutput, setCode: (code: number) => void): Command 
           }
           const carried = carryCompanionFiles(input, outDir);
           const ln = counts.layerNormalization > 0 ? ` and ${counts.layerNormalization} LayerNormalization` : '';
-          out.stdout(counts.batchNormalization + counts.layerNormalization === 0 ? nothingToConvert(model, opts.to, outDir)
-            : `Converted ${counts.batchNormalization} BatchNormalization${ln} layer(s) to ${opts.to}; ` +
+          out.stdout(counts.batchNormalization + counts.layerNormalization === 0 ? nothingToConvert(model, to, outDir)
+            : `Converted ${counts.batchNormalization} BatchNormalization${ln} layer(s) to ${to}; ` +
               `wrote ${outDir}/model.json\n`);
           if (carried.length > 0) out.stdout(`Copied ${carried.join(', ')} from beside the input model\n`);
           for (const warning of warnings) out.stderr(`tfjs-batchnorm: warning: ${warning}\n`);
@@ -184,8 +194,8 @@ function buildProgram(out: CliOutput, setCode: (code: number) => void): Command 
   program.command('verify')
     .description('Run both models on the same seeded random input; print the max absolute and relative ' +
       'output difference and each model\'s time per batch. Exit 0 within --tol, 1 outside it.')
-    .argument('<a>', 'model.json of the first model')
-    .argument('<b>', 'model.json of the second model')
+    .argument('<a>', 'model.json (or .keras / .h5 file) of the first model')
+    .argument('<b>', 'model.json (or .keras / .h5 file) of the second model')
     .option('--batch <n>', `batch size (at most ${MAX_BATCH})`, integer(1, MAX_BATCH), 2)
     .option('--seed <s>', 'seed of the random input', integer(0), 0)
     .option('--tol <t>', 'largest allowed max absolute difference', nonNegative, 1e-4)
