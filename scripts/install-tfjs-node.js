@@ -89,6 +89,27 @@ function run(step, command, args, options = {}) {
   return result.stdout;
 }
 
+/** run(), without blocking: for the two downloads that go at once. */
+function runAsync(step, command, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    let child;
+    try {
+      child = cp.spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      reject(new InstallError(`${step}: could not run ${command}: ${e.message}`));
+      return;
+    }
+    child.stdout.on('data', (d) => { output += d; });
+    child.stderr.on('data', (d) => { output += d; });
+    child.on('error', (e) => reject(new InstallError(`${step}: could not run ${command}: ${e.message}`)));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve(output);
+      else reject(new InstallError(`${step}: \`${[command, ...args].join(' ')}\` exited with ${code ?? signal}:\n${output.trim().split('\n').slice(-25).join('\n')}`));
+    });
+  });
+}
+
 function readJson(file) {
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -117,14 +138,11 @@ function installedVersion() {
   return readJson(path.join(PKG_DIR, 'package.json'))?.version ?? null;
 }
 
-function installPackage() {
-  if (!fs.existsSync(path.join(ROOT, 'node_modules', '@tensorflow', 'tfjs'))) {
-    throw new InstallError(`node_modules/@tensorflow/tfjs is missing in ${ROOT}: run \`npm ci\` first`);
-  }
+async function installPackage() {
   if (installedVersion() === TFJS_NODE_VERSION) return;
   log(`npm install --no-save --ignore-scripts @tensorflow/tfjs-node@${TFJS_NODE_VERSION}`);
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  run('installing the npm package', npm,
+  await runAsync('installing the npm package', npm,
     ['install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', `@tensorflow/tfjs-node@${TFJS_NODE_VERSION}`],
     { cwd: ROOT });
   if (installedVersion() !== TFJS_NODE_VERSION) {
@@ -154,10 +172,10 @@ function findPython() {
   throw new InstallError('finding Python: python3 is needed to run pip and to read the wheel; none found on PATH (set PYTHON to its path)');
 }
 
-function downloadWheel(python, dir) {
+async function downloadWheel(python, dir) {
   fs.mkdirSync(dir, { recursive: true });
   log(`pip download --no-deps ${TF_WHEEL_PACKAGE}==${TF_VERSION} (from pip's configured index)`);
-  run(`downloading the ${TF_WHEEL_PACKAGE} ${TF_VERSION} wheel with pip (give one with --wheel PATH or TFJS_NODE_TF_WHEEL instead)`,
+  await runAsync(`downloading the ${TF_WHEEL_PACKAGE} ${TF_VERSION} wheel with pip (give one with --wheel PATH or TFJS_NODE_TF_WHEEL instead)`,
     python, ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--disable-pip-version-check', `${TF_WHEEL_PACKAGE}==${TF_VERSION}`, '-d', dir]);
   const wheels = fs.readdirSync(dir).filter((f) => f.startsWith(`${TF_WHEEL_PACKAGE.replace(/-/g, '_')}-${TF_VERSION}-`) && f.endsWith('.whl'));
   if (wheels.length !== 1) {
@@ -166,42 +184,52 @@ function downloadWheel(python, dir) {
   return path.join(dir, wheels[0]);
 }
 
-/** The cache entry with lib/ and include/; extracted once, then reused by every clone. */
-function ensureLibraries(opts) {
-  const entry = path.join(opts.cache, `${TF_WHEEL_PACKAGE}-${TF_VERSION}-${process.platform}-${process.arch}`);
-  const complete = path.join(entry, 'complete.json');
-  const headers = addonHeaders();
-  const done = readJson(complete);
-  if (!opts.force && done != null && headers.every((h) => done.headers.includes(h)) &&
-      ['libtensorflow_cc.so.2', 'libtensorflow_framework.so.2'].every((f) => fs.existsSync(path.join(entry, 'lib', f)))) {
-    return entry;
-  }
+const LIBS = ['libtensorflow_cc.so.2', 'libtensorflow_framework.so.2'];
+
+/** The cache entry for this TensorFlow: lib/ and include/, extracted once, reused by every clone. */
+function libraryEntry(opts) {
+  return path.join(opts.cache, `${TF_WHEEL_PACKAGE}-${TF_VERSION}-${process.platform}-${process.arch}`);
+}
+
+/** Whether the entry is complete (for `headers`, when known). */
+function librariesCached(entry, headers = []) {
+  const done = readJson(path.join(entry, 'complete.json'));
+  return done != null && headers.every((h) => done.headers.includes(h)) && LIBS.every((f) => fs.existsSync(path.join(entry, 'lib', f)));
+}
+
+/** The wheel: the one given (checked to exist), or pip's download into `dir`. */
+async function fetchWheel(opts, dir) {
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     throw new InstallError(`this route is made for Linux x64 (the ${TF_WHEEL_PACKAGE} manylinux wheel); this machine is ${process.platform}-${process.arch}`);
   }
+  if (opts.wheel != null) {
+    if (!fs.existsSync(opts.wheel)) throw new InstallError(`reading the wheel: ${opts.wheel} does not exist`);
+    return opts.wheel;
+  }
+  return downloadWheel(findPython(), dir);
+}
+
+/** Fills the cache entry from the wheel (fetched now if `wheel` is null). */
+async function ensureLibraries(opts, entry, wheel) {
+  const headers = addonHeaders();
+  if (!opts.force && librariesCached(entry, headers)) return;
   const python = findPython();
   fs.mkdirSync(opts.cache, { recursive: true });
   // Built beside the final place and renamed into it, so an interrupted run leaves no half entry.
   const staging = fs.mkdtempSync(`${entry}.partial-`);
   try {
-    let wheel = opts.wheel;
-    if (wheel != null) {
-      if (!fs.existsSync(wheel)) throw new InstallError(`reading the wheel: ${wheel} does not exist`);
-    } else {
-      wheel = downloadWheel(python, path.join(staging, 'wheel'));
-    }
-    log(`extracting libtensorflow and ${headers.length} addon headers (and what they include) from ${path.basename(wheel)}`);
-    const out = run('extracting the wheel', python, [path.join(__dirname, 'install-tfjs-node-extract.py'), wheel, staging, ...headers]);
+    const file = wheel ?? await fetchWheel(opts, path.join(staging, 'wheel'));
+    log(`extracting libtensorflow and ${headers.length} addon headers (and what they include) from ${path.basename(file)}`);
+    const out = run('extracting the wheel', python, [path.join(__dirname, 'install-tfjs-node-extract.py'), file, staging, ...headers]);
     const summary = JSON.parse(out.trim().split('\n').pop());
     fs.rmSync(path.join(staging, 'wheel'), { recursive: true, force: true });
-    fs.writeFileSync(path.join(staging, 'complete.json'), JSON.stringify({ wheel: path.basename(wheel), headers: summary.headers }, null, 1));
+    fs.writeFileSync(path.join(staging, 'complete.json'), JSON.stringify({ wheel: path.basename(file), headers: summary.headers }, null, 1));
     fs.rmSync(entry, { recursive: true, force: true });
     fs.renameSync(staging, entry);
   } catch (e) {
     fs.rmSync(staging, { recursive: true, force: true });
     throw e;
   }
-  return entry;
 }
 
 // ---- step 3: deps/ ----------------------------------------------------------------------------
@@ -302,17 +330,32 @@ function verify() {
   return info;
 }
 
-function main() {
+async function main() {
   const opts = parseArgs(process.argv);
   quiet = opts.quiet;
-  installPackage();
+  if (!fs.existsSync(path.join(ROOT, 'node_modules', '@tensorflow', 'tfjs'))) {
+    throw new InstallError(`node_modules/@tensorflow/tfjs is missing in ${ROOT}: run \`npm ci\` first`);
+  }
   const stamp = wantedStamp();
-  if (!opts.force && sameStamp(readJson(STAMP), stamp) && fs.existsSync(addonPath())) {
+  if (!opts.force && installedVersion() === TFJS_NODE_VERSION && sameStamp(readJson(STAMP), stamp) && fs.existsSync(addonPath())) {
     const info = verify();
     log(`already installed: backend ${info.backend}, TensorFlow ${info.native}`);
     return;
   }
-  const entry = ensureLibraries(opts);
+  const entry = libraryEntry(opts);
+  // When the cache lacks the libraries, pip fetches the wheel while npm installs the package.
+  let downloads = null;
+  if (opts.force || !librariesCached(entry)) {
+    fs.mkdirSync(opts.cache, { recursive: true });
+    downloads = fs.mkdtempSync(path.join(opts.cache, 'wheel-'));
+  }
+  try {
+    const [pkg, wheel] = await Promise.allSettled([installPackage(), downloads == null ? null : fetchWheel(opts, downloads)]);
+    for (const r of [pkg, wheel]) if (r.status === 'rejected') throw r.reason;
+    await ensureLibraries(opts, entry, wheel.value);
+  } finally {
+    if (downloads != null) fs.rmSync(downloads, { recursive: true, force: true });
+  }
   placeDeps(entry);
   const how = buildAddon(opts);
   const info = verify();
@@ -320,10 +363,8 @@ function main() {
   log(`done (addon ${how}): @tensorflow/tfjs-node ${TFJS_NODE_VERSION}, backend ${info.backend}, TensorFlow ${info.native}, libraries from ${entry}`);
 }
 
-try {
-  main();
-} catch (e) {
+main().catch((e) => {
   const message = e instanceof InstallError ? e.message : (e && e.stack) || String(e);
   console.error(`install-tfjs-node failed: ${message}`);
   process.exit(1);
-}
+});
