@@ -33,5 +33,7 @@ export { registerStockBatchNormLoader } from './layer/stock_loader';
 export * from './io';
 // Stock <-> custom BatchNormalization conversion and folding.
 export * from './convert';
-import { registerFileSystemRouters } from './io';
+import { registerFileSystemRouters, registerKeras3Loading } from './io';
 registerFileSystemRouters();
+// tf.loadLayersModel on a URL, browser files or tf.io.fromMemory reads Keras 3 models too.
+registerKeras3Loading();

@@ -4,6 +4,8 @@
  * keras_keras route), and predict what Keras predicted, on cpu and wasm.
  */
 import * as fs from 'fs';
+import * as http from 'http';
+import type { AddressInfo } from 'net';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -45,6 +47,27 @@ describe.each(['cpu', 'wasm'] as const)('on %s', (backend) => {
   });
 });
 
+test('renorm_frozen trains one step: the renorm BN updates its statistics, the frozen BN keeps them', async () => {
+  await useBackend('cpu');
+  for (const [, sub] of ROUTES) {
+    const model = await loadModel(path.join(FIXTURES, 'renorm_frozen', sub, 'model.json'));
+    const [renorm, frozen] = model.layers.filter((l) => l.getClassName().includes('BatchNormalization'));
+    expect(frozen.trainable).toBe(false);
+    const before = [renorm, frozen].map((l) => l.getWeights().map((w) => Array.from(w.dataSync())));
+    model.compile({ optimizer: tf.train.sgd(0.01), loss: 'meanSquaredError' });
+    const x = tf.tensor(refOf('renorm_frozen').x as number[][]);
+    const y = tf.ones([x.shape[0], 1]);
+    const history = await model.fit(x, y, { epochs: 1, batchSize: x.shape[0], verbose: 0 });
+    expect(Number.isFinite(history.history.loss[0] as number)).toBe(true);
+    const after = [renorm, frozen].map((l) => l.getWeights().map((w) => Array.from(w.dataSync())));
+    // renorm: gamma, beta and the five statistics all move; frozen: nothing moves.
+    after[0].forEach((w, i) => expect(w).not.toEqual(before[0][i]));
+    expect(after[1]).toEqual(before[1]);
+    tf.dispose([x, y]);
+    model.dispose();
+  }
+});
+
 describe('the file:// router', () => {
   beforeAll(() => useBackend('cpu'));
 
@@ -54,6 +77,54 @@ describe('the file:// router', () => {
       expect(errorVsKeras(model, refOf(name))).toBeLessThan(1e-4);
       model.dispose();
     }
+  });
+});
+
+/**
+ * fetch, with the JSON parsed in this test's realm: jest runs tests in a vm context, and tfjs's
+ * config conversion checks `instanceof Array`, which arrays parsed by Node's own fetch fail.
+ */
+async function sameRealmFetch(url: RequestInfo | URL): Promise<Response> {
+  const response = await fetch(url);
+  const body = await response.arrayBuffer();
+  return { ok: response.ok, status: response.status, url: String(url), json: async () => JSON.parse(Buffer.from(body).toString('utf8')),
+    arrayBuffer: async () => body } as unknown as Response;
+}
+
+describe('tf.loadLayersModel on a URL, and tf.io.fromMemory', () => {
+  let server: http.Server;
+  let base = '';
+  beforeAll(async () => {
+    await useBackend('cpu');
+    // Serves the fixture folder read-only, as a web server would.
+    server = http.createServer((req, res) => {
+      const file = path.join(FIXTURES, decodeURIComponent((req.url ?? '/').split('?')[0]));
+      if (!file.startsWith(FIXTURES) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200).end(fs.readFileSync(file));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  test.each(MODELS)('http:// %s from both converter routes predicts as Keras did', async (name) => {
+    for (const [, sub] of ROUTES) {
+      const model = await tf.loadLayersModel(`${base}/${name}/${sub ? `${sub}/` : ''}model.json`, { fetchFunc: sameRealmFetch });
+      expect(errorVsKeras(model, refOf(name))).toBeLessThan(1e-4);
+      model.dispose();
+    }
+  });
+
+  test('tf.io.fromMemory with a Keras 3 model.json as read from disk', async () => {
+    const json = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'cnn_bn', 'model.json'), 'utf8'));
+    const data = fs.readFileSync(path.join(FIXTURES, 'cnn_bn', 'group1-shard1of1.bin'));
+    const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest[0].weights, weightData: new Uint8Array(data).buffer }));
+    expect(errorVsKeras(model, refOf('cnn_bn'))).toBeLessThan(1e-4);
+    model.dispose();
   });
 });
 

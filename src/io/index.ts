@@ -4,3 +4,4 @@ export type { FileSystemOptions } from './file_system';
 export { registerFileSystemRouters } from './router';
 export { loadModel, saveModel } from './load_save';
 export { ModelFileError } from './errors';
+export { fromKeras3, isKeras3, KerasFormatError, registerKeras3Loading } from './keras3';

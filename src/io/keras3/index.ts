@@ -4,6 +4,7 @@ import { ModelFileError } from '../errors';
 import { fromKeras3, KerasFormatError } from './translate';
 
 export { fromKeras3, isKeras3, KerasFormatError } from './translate';
+export { registerKeras3Loading } from './hook';
 
 /**
  * `fromKeras3` for artifacts read from `file`: a problem becomes a ModelFileError naming the file.

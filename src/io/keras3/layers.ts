@@ -60,16 +60,29 @@ export function translateActivation(value: unknown, where: Where): unknown {
     `${Object.keys(ACTIVATIONS).join(', ')}.`, where);
 }
 
+/** Keras 3 initializer names (strings) that TF.js spells differently, before its camelCasing. */
+const INITIALIZER_STRINGS: Record<string, string> = { lecun_normal: 'le_cun_normal', lecun_uniform: 'le_cun_uniform' };
+
+type Kind = 'initializer' | 'regularizer' | 'constraint';
+
+/** Which kind of object a config key holds (`kernel_initializer` -> initializer), or null. */
+function kindOf(key: string): Kind | null {
+  const m = /_(initializer|regularizer|constraint)$/.exec(key);
+  return m == null ? null : m[1] as Kind;
+}
+
 /**
- * A serialized Keras 3 object (`{module, class_name, config, registered_name}`) -> the Keras 2
- * `{class_name, config}` TF.js reads, for initializers, regularizers and constraints.
+ * A serialized Keras 3 initializer, regularizer or constraint (`{module, class_name, config,
+ * registered_name}`, or without module as the converter's keras_keras route writes it) -> the
+ * Keras 2 `{class_name, config}` TF.js reads.
  */
-function translateObject(value: Json, where: Where): Json {
-  const module = typeof value['module'] === 'string' ? value['module'] : '';
-  let cls = value['class_name'] as string;
+function translateObject(value: unknown, kind: Kind, where: Where): unknown {
+  if (typeof value === 'string') return kind === 'initializer' ? INITIALIZER_STRINGS[value] ?? value : value;
+  if (!isObject(value) || typeof value['class_name'] !== 'string') return value;
+  let cls = value['class_name'];
   let config = value['config'];
-  if (module.includes('initializers')) cls = INITIALIZER_NAMES[cls] ?? cls;
-  if (module.includes('regularizers') && isObject(config)) {
+  if (kind === 'initializer') cls = INITIALIZER_NAMES[cls] ?? cls;
+  if (kind === 'regularizer' && isObject(config)) {
     // TF.js has only L1L2; Keras 3 writes L1 and L2 separately.
     const given: Json = config;
     if (cls === 'L1') config = { l1: given['l1'] ?? 0, l2: 0 };
@@ -90,12 +103,12 @@ const NESTED_LAYER_KEYS = ['layer', 'backward_layer'];
 function translateValues(value: unknown, where: Where, nestedLayer?: (entry: Json) => Json): unknown {
   if (Array.isArray(value)) return value.map((v) => translateValues(v, where, nestedLayer));
   if (!isObject(value)) return value;
-  if (typeof value['class_name'] === 'string' && 'module' in value && !('inbound_nodes' in value)) {
-    return translateObject(value, where);
-  }
   const out: Json = {};
   for (const [key, v] of Object.entries(value)) {
-    if (key === 'dtype') out[key] = translateDtype(v, where);
+    const kind = kindOf(key);
+    if (key === 'module' || key === 'registered_name' || key === 'shared_object_id') continue;
+    if (kind != null) out[key] = translateObject(v, kind, where);
+    else if (key === 'dtype') out[key] = translateDtype(v, where);
     else if (key === 'activation' || key === 'recurrent_activation') out[key] = translateActivation(v, where);
     else if (NESTED_LAYER_KEYS.includes(key) && isObject(v) && nestedLayer != null) out[key] = nestedLayer(v);
     else out[key] = translateValues(v, where, nestedLayer);

@@ -6,7 +6,7 @@
  * specs (no Node built-ins), so it runs in browsers as well.
  */
 import * as tf from '@tensorflow/tfjs';
-import { CUSTOM_LN, MODEL_CLASSES } from '../../core/class_names';
+import { CUSTOM_BN, CUSTOM_LN, MODEL_CLASSES, STOCK_BN } from '../../core/class_names';
 import { entryBytes } from '../model_json';
 import { isObject, Json, KerasFormatError, show } from './json';
 import { translateLayerConfig, Where } from './layers';
@@ -66,10 +66,21 @@ function refList(value: unknown): unknown[] {
   throw new KerasFormatError(`expected input_layers / output_layers made of [layer, node, tensor], but found ${show(value)}.`);
 }
 
+/** The rank of a layer's first input, from the shape Keras 3 saves with each inbound tensor. */
+function inputRank(entry: Json): number | null {
+  const nodes = entry['inbound_nodes'];
+  const node = Array.isArray(nodes) ? nodes[0] : null;
+  const first = isObject(node) && Array.isArray(node['args']) ? node['args'][0] : null;
+  const shape = isObject(first) && isObject(first['config']) ? first['config']['shape'] : null;
+  return Array.isArray(shape) ? shape.length : null;
+}
+
 class Translator {
   /** Every non-model layer, by name, with its Keras 3 class and (untranslated) config. */
   readonly leaves = new Map<string, LeafLayer>();
   readonly modelNames = new Set<string>();
+  /** The input rank of each layer whose Keras 3 inbound node gives its input's shape. */
+  readonly ranks = new Map<string, number>();
   private readonly customLayerNorm = isRegisteredLayer(CUSTOM_LN) ? CUSTOM_LN : null;
 
   model(entry: Json, where: Where): Json {
@@ -107,6 +118,8 @@ class Translator {
       return model;
     }
     this.leaves.set(name, { name, kerasClass: cls, config: entry['config'] });
+    const rank = inputRank(entry);
+    if (rank != null) this.ranks.set(name, rank);
     const result = this.leaf(entry, where);
     if ('name' in entry) result['name'] = entry['name'];
     if ('inbound_nodes' in entry) result['inbound_nodes'] = this.nodes(entry, where, names);
@@ -129,6 +142,59 @@ class Translator {
     const { className, config } = translateLayerConfig(known, entry['config'] as Json, where, nested, this.customLayerNorm);
     return { class_name: className, config };
   }
+}
+
+/** The `training` a layer's saved calls agree on (Keras 2 node form), or null. */
+function savedTraining(entry: Json): unknown {
+  const values = (entry['inbound_nodes'] as unknown[] | undefined ?? []).map((node) =>
+    (Array.isArray(node) && Array.isArray(node[0]) && isObject(node[0][3]) ? node[0][3]['training'] : undefined));
+  if (values.length === 0 || values.some((v) => v == null)) return null;
+  return values.every((v) => v === values[0]) ? values[0] : null;
+}
+
+const truthy = (v: unknown) => v === true || (typeof v === 'number' && v !== 0);
+
+/**
+ * Where TF.js's built-in BatchNormalization computes something else than Keras 3, the layer
+ * becomes this package's (which computes what Keras does), and stays the built-in elsewhere:
+ * - a `training` saved with a call: Keras honours it, predict included, and a nested model
+ *   called with one passes it on to its layers' calls that have none of their own; the built-in
+ *   ignores saved call arguments (and TF.js's nested models pass none on, so the inherited
+ *   value is written into the inner calls);
+ * - `trainable: false` on the layer or on a model around it: Keras then runs it in inference
+ *   mode, in `fit` too; the built-in keeps normalizing with the batch and updating its statistics;
+ * - a feature axis other than the last: the built-in's inference is wrong there.
+ */
+function applyKerasSemantics(model: Json, inherited: unknown, frozen: boolean, ranks: Map<string, number>): void {
+  for (const entry of (model['config'] as Json)['layers'] as Json[]) {
+    const nodes = entry['inbound_nodes'];
+    if (inherited != null && Array.isArray(nodes)) {
+      entry['inbound_nodes'] = nodes.map((node) => (Array.isArray(node) ? node.map((ref) => {
+        if (!Array.isArray(ref) || (isObject(ref[3]) && ref[3]['training'] != null)) return ref;
+        return [ref[0], ref[1], ref[2], { ...(isObject(ref[3]) ? ref[3] : {}), training: inherited }];
+      }) : node));
+    }
+    const training = savedTraining(entry);
+    const config = entry['config'] as Json;
+    const isFrozen = frozen || config['trainable'] === false;
+    if (layersOf(entry) != null) {
+      applyKerasSemantics(entry, training, isFrozen, ranks);
+    } else if (entry['class_name'] === STOCK_BN && isRegisteredLayer(CUSTOM_BN)) {
+      const name = nameOf(entry) ?? '';
+      if (truthy(training) || isFrozen || !onLastAxis(config['axis'], ranks.get(name))) {
+        entry['class_name'] = CUSTOM_BN;
+        // A model frozen around the layer freezes the layer, as in Keras.
+        if (isFrozen) config['trainable'] = false;
+      }
+    }
+  }
+}
+
+/** Whether a BatchNormalization axis (int or one-element list) is the last of `rank` (unknown rank: assumed so). */
+function onLastAxis(axis: unknown, rank: number | undefined): boolean {
+  const value = Array.isArray(axis) && axis.length === 1 ? axis[0] : axis;
+  if (rank == null || typeof value !== 'number') return true;
+  return value === -1 || value === rank - 1;
 }
 
 function translateWeights(artifacts: tf.io.ModelArtifacts, context: NamingContext): Pick<tf.io.ModelArtifacts, 'weightSpecs' | 'weightData'> {
@@ -190,6 +256,7 @@ export function fromKeras3(artifacts: tf.io.ModelArtifacts): tf.io.ModelArtifact
   }
   const translator = new Translator();
   const model = translator.model(config, { layer: null, className: null });
+  applyKerasSemantics(model, null, false, translator.ranks);
   const context: NamingContext = {
     leaves: translator.leaves,
     modelNames: translator.modelNames,
