@@ -93,3 +93,23 @@ describe.each([true, false])('center %s', (center) => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+it('BatchNormalization and contiguous per-sample views run TensorFlow\'s fused op; the rest TensorFlow reductions', async () => {
+  const nested = async (view: View, center: boolean) => {
+    const { x, gamma, beta } = inputs(view, 3);
+    const info = await tf.profile(() => {
+      tf.dispose(run(NormForward, { x, gamma, beta }, { ...view, epsilon: 1e-3, center }));
+      return [];
+    });
+    tf.dispose([x, gamma, beta]);
+    // tfjs's profile lists the kernels run inside ours; FusedBatchNormV3 goes to TensorFlow directly.
+    return info.kernels.map((k) => k.name).filter((n) => n !== NormForward);
+  };
+  const reductions = (names: string[]) => names.filter((n) => ['Mean', 'Sum', 'SquaredDifference'].includes(n));
+  for (const [label, view] of VIEWS) {
+    const fused = !label.includes('reductions route');
+    expect({ label, reductions: reductions(await nested(view, true)).length > 0 }).toEqual({ label, reductions: !fused });
+  }
+  // RMSNormalization (not centered) always takes the reductions.
+  expect(reductions(await nested(VIEWS[2][1], false))).toContain('Mean');
+});
