@@ -9,13 +9,14 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { loadModel } from '../src';
+import { loadKerasModel, loadModel, ModelFileError } from '../src';
 import { readKerasFile } from '../src/io/keras3/read';
 import { saveKerasModel } from '../src/io/keras3/node';
 import { useBackend } from './helpers/tensors';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'keras3', 'models');
-const MODELS = fs.readdirSync(FIXTURES).filter((m) => fs.existsSync(path.join(FIXTURES, m, 'model.keras'))).sort();
+/** The fixtures with both real converter outputs beside them. */
+const MODELS = fs.readdirSync(FIXTURES).filter((m) => fs.existsSync(path.join(FIXTURES, m, 'keras_keras_route'))).sort();
 
 /** The converter's model.json + its one shard, as written. */
 function converterOutput(dir: string): { json: { modelTopology: unknown; weightsManifest: { weights: unknown[] }[] }; bin: Buffer } {
@@ -111,5 +112,33 @@ describe('saveKerasModel', () => {
     } finally {
       again.dispose();
     }
+  });
+});
+
+describe('loadKerasModel (browser-safe: URL, File/Blob or bytes)', () => {
+  beforeAll(() => useBackend('cpu'));
+  const file = path.join(FIXTURES, 'cnn_bn', 'model.keras');
+
+  test('from bytes, a Blob and a fetched URL, as loadModel does', async () => {
+    const bytes = new Uint8Array(fs.readFileSync(file));
+    const fetchFunc = (async (url: string) => {
+      expect(url).toBe('https://example.test/cnn_bn.keras');
+      return new Response(bytes, { status: 200, headers: { 'content-length': String(bytes.length) } });
+    }) as unknown as typeof fetch;
+    for (const source of [bytes, bytes.slice().buffer, new Blob([bytes]), 'https://example.test/cnn_bn.keras']) {
+      const model = await loadKerasModel(source, { fetchFunc });
+      expect(errorVsKeras(model, refOf('cnn_bn'))).toBeLessThan(1e-4);
+      model.dispose();
+    }
+  });
+
+  test('a URL that fails or is too big is a ModelFileError naming it; nothing leaks', async () => {
+    const before = tf.memory().numTensors;
+    const missing = (async () => new Response('no', { status: 404, statusText: 'Not Found' })) as unknown as typeof fetch;
+    await expect(loadKerasModel('/m.keras', { fetchFunc: missing })).rejects.toThrow(/\/m\.keras: cannot be fetched: HTTP 404 Not Found/);
+    const huge = (async () => new Response('x', { headers: { 'content-length': String(5e9) } })) as unknown as typeof fetch;
+    await expect(loadKerasModel('/big.keras', { fetchFunc: huge })).rejects.toThrow(/is 5000000000 bytes, more than the limit/);
+    await expect(loadKerasModel(new Uint8Array([1, 2, 3]))).rejects.toThrow(ModelFileError);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -3,8 +3,7 @@
  * and put the file name into every error, including tfjs's own "weights do not match" errors.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ModelFileError } from './errors';
-import { buildChecked, modelWeightSpecs } from './build';
+import { modelFromArtifacts } from './from_artifacts';
 import { fileSystem, FileSystemOptions, readModelArtifacts, resolveModelJson, stripFileScheme } from './file_system';
 import { isKerasFileName, readKerasModelFile } from './keras3/node';
 import type { KerasReadOptions } from './keras3/read';
@@ -19,41 +18,9 @@ import type { KerasReadOptions } from './keras3/read';
  */
 export async function loadModel(modelPath: string, options: FileSystemOptions & KerasReadOptions = {}): Promise<tf.LayersModel> {
   const plain = stripFileScheme(modelPath);
-  if (isKerasFileName(plain)) return modelFromArtifacts(await readKerasModelFile(plain, options), plain, options);
+  if (isKerasFileName(plain)) return modelFromArtifacts(await readKerasModelFile(plain, options), plain, options.maxLayers);
   const file = await resolveModelJson(plain);
-  return modelFromArtifacts(await readModelArtifacts(file, options), file, options);
-}
-
-/**
- * Builds a model from read artifacts (see buildChecked) and loads their weights into it; `file`
- * names the source in errors.
- *
- * Usage: `const model = await modelFromArtifacts(readKerasFile(bytes, 'm.keras'), 'm.keras');`
- */
-export async function modelFromArtifacts(artifacts: tf.io.ModelArtifacts, file: string,
-  options: FileSystemOptions = {}): Promise<tf.LayersModel> {
-  const model = await buildChecked(artifacts, file, options.maxLayers);
-  let weights: tf.NamedTensorMap = {};
-  try {
-    // tfjs-core and tfjs-layers declare the same TrainingConfig JSON twice.
-    type LayersTrainingConfig = Parameters<tf.LayersModel['loadTrainingConfig']>[0];
-    if (artifacts.trainingConfig != null) model.loadTrainingConfig(artifacts.trainingConfig as LayersTrainingConfig);
-    if (artifacts.userDefinedMetadata != null) model.setUserDefinedMetadata(artifacts.userDefinedMetadata);
-    // Optimizer state is for resuming training; inference tools leave it out, as tfjs does without an optimizer.
-    const keep = new Set(modelWeightSpecs(artifacts.weightSpecs ?? []).map((s) => s.name));
-    weights = tf.io.decodeWeights(artifacts.weightData ?? new ArrayBuffer(0), artifacts.weightSpecs ?? []);
-    for (const name of Object.keys(weights)) {
-      if (!keep.has(name)) { weights[name].dispose(); delete weights[name]; }
-    }
-    model.loadWeights(weights, true);
-    return model;
-  } catch (e) {
-    model.dispose();
-    // Past our checks, tfjs failed to build the model or to match the manifest to its weights.
-    throw new ModelFileError(file, `is not a loadable layers model: ${(e as Error).message}`);
-  } finally {
-    tf.dispose(weights);
-  }
+  return modelFromArtifacts(await readModelArtifacts(file, options), file, options.maxLayers);
 }
 
 /**
