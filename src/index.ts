@@ -14,13 +14,17 @@ export { LayerNormalization, layerNormalization } from './layer/layer_normalizat
 export type { LayerNormalizationArgs } from './layer/layer_normalization';
 export { GroupNormalization, groupNormalization, InstanceNormalization, instanceNormalization } from './layer/group_normalization';
 export type { GroupNormalizationArgs, InstanceNormalizationArgs } from './layer/group_normalization';
+export { RMSNormalization, rmsNormalization } from './layer/rms_normalization';
+export type { RMSNormalizationArgs } from './layer/rms_normalization';
+export { UnitNormalization, unitNormalization } from './layer/unit_normalization';
+export type { UnitNormalizationArgs } from './layer/unit_normalization';
 export { NormalizationBase } from './layer/normalization_base';
 export type { NormalizationBaseArgs } from './layer/normalization_base';
 export { batchNormTraining, batchNormInference, movingAverage } from './ops/batch_norm';
-export { groupNormalize } from './ops/group_norm';
-export type { GroupNormInputs } from './ops/group_norm';
+export { normalize } from './ops/normalize';
+export type { NormInputs } from './ops/normalize';
 export { groupView, layerView } from './core/view';
-export type { GroupView } from './core/view';
+export type { NormView } from './core/view';
 export type { BatchNormInputs, BatchStatistics, TrainingResult } from './ops/batch_norm';
 // Batch renormalization and ghost batch normalization as ops (the layer's `renorm` / `virtualBatchSize`).
 export { batchRenormTraining } from './ops/renorm';

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ghostBatchNormTraining } from '../src/ops/ghost_batch';
 import { batchRenormTraining, RenormClipping } from '../src/ops/renorm';
 import { batchNormTraining } from '../src/ops/batch_norm';
-import { KERNEL_NAMES } from '../src/kernels/names';
+import { NORM_KERNEL_NAMES } from '../src/kernels/names';
 import { numericGradient, relativeMaxError } from './reference/reference_batch_norm';
 import {
   float64Ghost, float64Renorm, referenceCorrection, referenceGhostTraining, referenceRenormTraining,
@@ -19,7 +19,7 @@ const EPS = 1e-3;
 beforeAll(async () => {
   tf.registerBackend(COMPOSITE, tf.findBackendFactory('cpu'));
   for (const k of tf.getKernelsForBackend('cpu')) {
-    if (!(KERNEL_NAMES as readonly string[]).includes(k.kernelName)) tf.registerKernel({ ...k, backendName: COMPOSITE });
+    if (!(NORM_KERNEL_NAMES as readonly string[]).includes(k.kernelName)) tf.registerKernel({ ...k, backendName: COMPOSITE });
   }
   await tf.setBackend('cpu');
 });

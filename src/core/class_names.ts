@@ -37,3 +37,7 @@ export const GROUP_NORM_ALIASES = ['Addons>GroupNormalization'];
 /** InstanceNormalization as keras-contrib names it (written), and TF Addons' name (read). */
 export const INSTANCE_NORM = 'InstanceNormalization';
 export const INSTANCE_NORM_ALIASES = ['Addons>InstanceNormalization'];
+
+/** Keras 3's RMSNormalization and UnitNormalization: tfjs has neither, so the Keras names are registered (and written). */
+export const RMS_NORM = 'RMSNormalization';
+export const UNIT_NORM = 'UnitNormalization';

@@ -1,94 +1,80 @@
 /**
- * Gradients of the two forward kernels, registered with `tf.registerGradient`. They run the
- * backward kernels through the engine, so on any backend with our kernels the backward is two
- * fused passes: one for the channel sums (dbeta, dgamma), one for dx.
- * The backward kernels themselves have no gradient: second-order derivatives raise a clear error
- * (the composite customGrad path does not give correct ones either).
+ * The gradients of NormForward and NormApply, registered with `tf.registerGradient`: one
+ * definition for every backend that has the kernels. Both run NormBackward once (dx, dgamma and
+ * dbeta come out of the same two passes over the data, so computing one of them costs nearly
+ * what computing all three does); NormApply's gradients for its mean and variance inputs are
+ * separate thunks, run only when the engine asks for them.
+ * NormBackward itself has no gradient: second-order derivatives raise a clear error.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { GradConfig, NamedAttrMap } from '@tensorflow/tfjs';
-import { BatchNormGradSums, BatchNormGradX, BatchNormInference, BatchNormTraining, GradXAttrs, GroupNormBackward, GroupNormForward } from './names';
+import type { GradConfig } from '@tensorflow/tfjs';
+import { affineViewShape, viewShape } from '../core/view';
+import { NormApply, NormAttrs, NormBackward, normBackwardAttrs, NormForward } from './names';
 
-function run(name: string, inputs: tf.NamedTensorMap, attrs: NamedAttrMap): tf.Tensor[] {
-  const out = tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
-  return Array.isArray(out) ? out : [out];
+/** dx, dgamma, dbeta from one NormBackward run, as the engine's per-input thunks. */
+function backward(dy: tf.Tensor, saved: { x: tf.Tensor; gamma: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor },
+  attrs: NormAttrs, statsDependOnX: boolean) {
+  const { x, gamma, mean, variance } = saved;
+  const [dx, dgamma, dbeta] = tf.engine().runKernel(NormBackward, { dy, x, gamma, mean, variance },
+    normBackwardAttrs(attrs, statsDependOnX)) as tf.Tensor[];
+  return { x: () => dx, gamma: () => tf.reshape(dgamma, gamma.shape), beta: () => tf.reshape(dbeta, gamma.shape) };
 }
 
 /**
- * Training: saved = [x, gamma] (inputs) + [mean, variance] (outputs). Gradients arriving at the
- * returned statistics (dys[1], dys[2]; zeros unless the caller differentiates through them) are
- * folded into dx, so the kernel's gradient is exact for all three outputs.
+ * The gradients of `y = (x - mean) * invStd * gamma + beta` for given statistics, per (p, g)
+ * group, as tf ops on the `[P, K, G, J, R]` view (invStd = 1 / sqrt(variance + epsilon)):
+ *   d/dmean = -invStd * sum(gamma * dy),   d/dvariance = -invStd^3 / 2 * sum(gamma * dy * (x - mean))
+ * Used for NormApply on every path (kernels or composite): its statistics are inputs when they are
+ * computed by differentiable ops (masked BatchNormalization's weighted moments, for example).
+ *
+ * Usage: `const { mean, variance } = statisticGradients(dy, { x, gamma, mean, variance }, attrs);`
  */
-export const trainingGradConfig: GradConfig = {
-  kernelName: BatchNormTraining,
+export function statisticGradients(dy: tf.Tensor, saved: { x: tf.Tensor; gamma: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor },
+  attrs: NormAttrs): { mean: () => tf.Tensor; variance: () => tf.Tensor } {
+  const { x, gamma, mean, variance } = saved;
+  const stat5 = [attrs.P, 1, attrs.G, 1, 1];
+  const axes = [1, 3, 4];
+  const gdy = () => tf.mul(tf.reshape(dy, viewShape(attrs)), tf.reshape(gamma, affineViewShape(attrs)));
+  const invStd = () => tf.rsqrt(tf.add(tf.reshape(variance, stat5), attrs.epsilon));
+  return {
+    mean: () => tf.reshape(tf.neg(tf.mul(invStd(), tf.sum(gdy(), axes, true))), mean.shape),
+    variance: () => {
+      const xc = tf.sub(tf.reshape(x, viewShape(attrs)), tf.reshape(mean, stat5));
+      return tf.reshape(tf.mul(tf.mul(-0.5, tf.pow(invStd(), 3)), tf.sum(tf.mul(gdy(), xc), axes, true)), variance.shape);
+    },
+  };
+}
+
+/**
+ * NormForward: saved = [x, gamma] (inputs) + [mean, variance] (outputs). The statistics outputs
+ * are not differentiable (see names.ts): only dys[0] is used.
+ */
+export const normForwardGradConfig: GradConfig = {
+  kernelName: NormForward,
   inputsToSave: ['x', 'gamma'],
   outputsToSave: [false, true, true],
   gradFunc: (dys, saved, attrs) => {
-    const [dy, dmean, dvariance] = dys as tf.Tensor[];
     const [x, gamma, mean, variance] = saved;
-    // Needed by every gradient (dx uses both sums), so computed once, up front.
-    const [dbeta, dgamma] = run(BatchNormGradSums, { dy, x, mean, variance }, attrs);
-    const xAttrs: GradXAttrs = { ...(attrs as GradXAttrs), training: true };
-    return {
-      x: () => run(BatchNormGradX, { dy, x, mean, variance, gamma, dbeta, dgamma, dmean, dvariance }, xAttrs)[0],
-      gamma: () => tf.reshape(dgamma, gamma.shape),
-      beta: () => tf.reshape(dbeta, gamma.shape),
-    };
+    return backward((dys as tf.Tensor[])[0], { x, gamma, mean, variance }, attrs as NormAttrs, true);
   },
 };
 
-/**
- * Inference: saved = [x, mean, variance, gamma]. Each gradient is computed lazily, since a frozen
- * layer (the usual reason to backprop through inference mode) needs dx only. Unlike the
- * composite path, which treats the statistics as constants, mean and variance get their exact
- * gradients here (the engine asks for them only if they depend on what is differentiated).
- */
-export const inferenceGradConfig: GradConfig = {
-  kernelName: BatchNormInference,
+/** NormApply: saved = [x, mean, variance, gamma]; the statistics are constants for dx. */
+export const normApplyGradConfig: GradConfig = {
+  kernelName: NormApply,
   inputsToSave: ['x', 'mean', 'variance', 'gamma'],
   gradFunc: (dy, saved, attrs) => {
     const [x, mean, variance, gamma] = saved;
-    const dyT = dy as tf.Tensor;
-    const epsilon = (attrs as GradXAttrs).epsilon;
-    // Not cached across the thunks below: the engine runs each in its own tidy, which would
-    // dispose a shared result before the next thunk reads it.
-    const sums = () => run(BatchNormGradSums, { dy: dyT, x, mean, variance }, attrs);
-    const invStd = () => tf.rsqrt(tf.add(tf.reshape(variance, [-1]), epsilon));
-    return {
-      x: () => run(BatchNormGradX, { dy: dyT, x, mean, variance, gamma }, { ...attrs, training: false })[0],
-      gamma: () => tf.reshape(sums()[1], gamma.shape),
-      beta: () => tf.reshape(sums()[0], gamma.shape),
-      // d/dmean = -gamma * invStd * sum(dy);  d/dvariance = -gamma * invStd^3 * sum(dy * (x - mean)) / 2
-      mean: () => tf.reshape(tf.neg(tf.mul(tf.mul(gamma, invStd()), sums()[0])), mean.shape),
-      variance: () =>
-        tf.reshape(tf.mul(-0.5, tf.mul(tf.mul(gamma, tf.square(invStd())), sums()[1])), variance.shape),
-    };
+    const inputs = { x, gamma, mean, variance };
+    return { ...backward(dy as tf.Tensor, inputs, attrs as NormAttrs, false),
+      ...statisticGradients(dy as tf.Tensor, inputs, attrs as NormAttrs) };
   },
 };
 
-/** Gradients of the backward kernels: a plain error instead of "gradient function not found". */
-/**
- * The per-sample normalizations: saved = [x, gamma] (inputs) + [mean, invStd] (outputs). One
- * backward kernel gives dx, dgamma and dbeta together, run up front (before the thunks) because
- * every thunk needs its sums. The statistics outputs are internal to the op (never returned to
- * callers), so gradients arriving at them are not folded in.
- */
-export const groupNormGradConfig: GradConfig = {
-  kernelName: GroupNormForward,
-  inputsToSave: ['x', 'gamma'],
-  outputsToSave: [false, true, true],
-  gradFunc: (dys, saved, attrs) => {
-    const dy = (dys as tf.Tensor[])[0];
-    const [x, gamma, mean, invStd] = saved;
-    const [dx, dgamma, dbeta] = run(GroupNormBackward, { dy, x, gamma, mean, invStd }, attrs);
-    return { x: () => dx, gamma: () => tf.reshape(dgamma, gamma.shape), beta: () => tf.reshape(dbeta, gamma.shape) };
-  },
-};
-
-export const secondOrderGradConfigs: GradConfig[] = [BatchNormGradSums, BatchNormGradX, GroupNormBackward].map((kernelName) => ({
-  kernelName,
+/** NormBackward's gradient: a plain error instead of "gradient function not found". */
+export const normBackwardGradConfig: GradConfig = {
+  kernelName: NormBackward,
   gradFunc: () => {
-    const layers = kernelName === GroupNormBackward ? 'Layer/Group/InstanceNormalization' : 'BatchNormalization';
-    throw new Error(`tfjs-batchnorm: second-order gradients through ${layers} are not supported`);
+    throw new Error('tfjs-batchnorm: second-order gradients through the normalization layers are not supported');
   },
-}));
+};

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { GROUP_NORM, GROUP_NORM_ALIASES, INSTANCE_NORM, INSTANCE_NORM_ALIASES } from '../core/class_names';
 import { groupView } from '../core/view';
-import { groupNormalize } from '../ops/group_norm';
+import { normalize } from '../ops/normalize';
 import { KnownArguments } from './keras_args';
 import { Kwargs, NormalizationBase, NormalizationBaseArgs } from './normalization_base';
 import { registerLayerClass } from './register_class';
@@ -76,11 +76,10 @@ class GroupNormalizationLayer extends NormalizationBase {
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0] : inputs;
-      this.checkInput(x);
+      const x = this.checkInput(Array.isArray(inputs) ? inputs[0] : inputs);
       const axis = this.resolvedAxes[0];
       const view = groupView(x.shape, axis, this.groupsFor(x.shape[axis]), this.sharedAffine);
-      return groupNormalize({ x, ...this.affineParams(), view, epsilon: this.epsilon });
+      return normalize({ x, ...this.affineParams(), view, epsilon: this.epsilon });
     });
   }
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { CUSTOM_LN } from '../core/class_names';
-import { layerView } from '../core/view';
-import { groupNormalize, rmsScale } from '../ops/group_norm';
+import { layerView, NormView } from '../core/view';
+import { normalize, scaleByStatistic } from '../ops/normalize';
 import { KnownArguments } from './keras_args';
 import { Kwargs, NormalizationBase, NormalizationBaseArgs } from './normalization_base';
 import { registerLayerClass } from './register_class';
@@ -31,25 +31,16 @@ export interface LayerNormalizationArgs extends NormalizationBaseArgs {
  *
  * Usage: `model.add(new LayerNormalization({ axis: -1, epsilon: 1e-3 }));`
  */
-class LayerNormalizationLayer extends NormalizationBase {
-  static className = CUSTOM_LN;
-
-  readonly rmsScaling: boolean;
-
-  constructor(args: LayerNormalizationArgs = {}) {
+/**
+ * The normalizations over a contiguous run of axes of each sample (LayerNormalization,
+ * RMSNormalization, UnitNormalization): any axes, the batch axis included (as in Keras), sorted
+ * and contiguous; gamma and beta take the normalized axes' shape.
+ */
+export abstract class AxesNormalization extends NormalizationBase {
+  constructor(args: NormalizationBaseArgs = {}) {
     super(args, { fallback: [-1], list: true, expected: 'axis as an integer or a list of integers' });
-    this.rmsScaling = args.rmsScaling ?? false;
   }
 
-  protected override kind(): string {
-    return 'LayerNormalization';
-  }
-
-  protected override ownArguments(): KnownArguments {
-    return { names: ['rmsScaling'] };
-  }
-
-  /** Any axis, the batch axis included (as in Keras). */
   protected override axisAllowed(axis: number, rank: number): boolean {
     return axis >= 0 && axis < rank;
   }
@@ -66,9 +57,37 @@ class LayerNormalizationLayer extends NormalizationBase {
     }
   }
 
-  /** gamma and beta take the normalized axes' shape. */
   protected override affineShape(shape: number[]): number[] {
     return this.sortedAxes().map((a) => shape[a]);
+  }
+
+  /** The view of an input: one statistic per position outside the normalized axes. */
+  protected viewOf(x: tf.Tensor): NormView {
+    const sorted = this.sortedAxes();
+    return layerView(x.shape, sorted[0], sorted[sorted.length - 1]);
+  }
+
+  private sortedAxes(): number[] {
+    return [...this.resolvedAxes].sort((a, b) => a - b);
+  }
+}
+
+class LayerNormalizationLayer extends AxesNormalization {
+  static className = CUSTOM_LN;
+
+  readonly rmsScaling: boolean;
+
+  constructor(args: LayerNormalizationArgs = {}) {
+    super(args);
+    this.rmsScaling = args.rmsScaling ?? false;
+  }
+
+  protected override kind(): string {
+    return 'LayerNormalization';
+  }
+
+  protected override ownArguments(): KnownArguments {
+    return { names: ['rmsScaling'] };
   }
 
   /** With rmsScaling, Keras keeps gamma and drops beta. */
@@ -82,21 +101,15 @@ class LayerNormalizationLayer extends NormalizationBase {
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0] : inputs;
-      this.checkInput(x);
-      const sorted = this.sortedAxes();
-      const view = layerView(x.shape, sorted[0], sorted[sorted.length - 1]);
-      const args = { x, ...this.affineParams(), view, epsilon: this.epsilon };
-      return this.rmsScaling ? rmsScale(args) : groupNormalize(args);
+      const x = this.checkInput(Array.isArray(inputs) ? inputs[0] : inputs);
+      const args = { x, ...this.affineParams(), view: this.viewOf(x), epsilon: this.epsilon };
+      // rms_scaling divides by the standard deviation without centering (Keras's formula).
+      return this.rmsScaling ? scaleByStatistic(args, (x5) => tf.moments(x5, [1, 3, 4]).variance) : normalize(args);
     });
   }
 
   override getConfig(): tf.serialization.ConfigDict {
     return { ...this.sharedConfig(), rmsScaling: this.rmsScaling };
-  }
-
-  private sortedAxes(): number[] {
-    return [...this.resolvedAxes].sort((a, b) => a - b);
   }
 }
 

@@ -16,6 +16,10 @@ import { finiteIn, KnownArguments, LAYER_ARGS, plainDtype, unknownArguments } fr
 import { Constraint, Initializer, Regularizer, resolveKerasObject, serializeKerasObject } from './keras_objects';
 import { assertSingleTfjsOnce } from './single_tfjs';
 
+/** The constructor arguments NormalizationBase itself reads. */
+const SHARED_ARGUMENTS = ['axis', 'epsilon', 'center', 'scale', 'betaInitializer', 'gammaInitializer', 'betaRegularizer',
+  'gammaRegularizer', 'betaConstraint', 'gammaConstraint'] as const;
+
 type BuiltinBatchNormArgs = NonNullable<Parameters<typeof tf.layers.batchNormalization>[0]>;
 type AffineArgKey = 'epsilon' | 'center' | 'scale' | 'betaInitializer' | 'gammaInitializer' | 'betaRegularizer' |
   'gammaRegularizer' | 'betaConstraint' | 'gammaConstraint';
@@ -49,8 +53,9 @@ export interface AxisRule {
 }
 
 /**
- * Base class of BatchNormalization, LayerNormalization, GroupNormalization and
- * InstanceNormalization. Not registered for serialization itself.
+ * Base class of BatchNormalization, LayerNormalization, GroupNormalization,
+ * InstanceNormalization, RMSNormalization and UnitNormalization. Not registered for
+ * serialization itself.
  *
  * Usage: `class MyNorm extends NormalizationBase { ... }`
  */
@@ -73,7 +78,7 @@ export abstract class NormalizationBase extends tf.layers.Layer {
     this.supportsMasking = true;
     this.checkArguments(args);
     this.axes = this.parseAxes(args.axis, axisRule);
-    this.epsilon = this.parseNumber('epsilon', args.epsilon, 1e-3, 'a finite number >= 0', (v) => finiteIn(v, 0));
+    this.epsilon = this.parseNumber('epsilon', args.epsilon, this.defaultEpsilon(), 'a finite number >= 0', (v) => finiteIn(v, 0));
     this.center = args.center ?? true;
     this.scale = args.scale ?? true;
     const spec = (init: unknown, fallback: string, reg: unknown, constraint: unknown): AffineWeightSpec => ({
@@ -96,6 +101,25 @@ export abstract class NormalizationBase extends tf.layers.Layer {
    * dropped silently); the check runs in the base constructor, so this must not read fields.
    */
   protected abstract ownArguments(): KnownArguments;
+
+  /**
+   * The shared constructor arguments the layer takes (default: all of them). Keras's
+   * RMSNormalization takes `axis` and `epsilon` only, UnitNormalization `axis` only. Called by the
+   * base constructor, so it must not read fields.
+   */
+  protected sharedArguments(): readonly string[] {
+    return SHARED_ARGUMENTS;
+  }
+
+  /** epsilon when the argument is absent (Keras's default for the layer). Must not read fields. */
+  protected defaultEpsilon(): number {
+    return 1e-3;
+  }
+
+  /** The names of the two affine weights (Keras's RMSNormalization names its gamma `scale`). */
+  protected weightNames(): Record<'gamma' | 'beta', string> {
+    return { gamma: 'gamma', beta: 'beta' };
+  }
 
   /** The shape of gamma and beta for an input of `shape` (axes already resolved). */
   protected abstract affineShape(shape: number[]): number[];
@@ -150,7 +174,7 @@ export abstract class NormalizationBase extends tf.layers.Layer {
     const paramShape = this.affineShape(shape as number[]);
     const add = (name: 'gamma' | 'beta') => {
       const { initializer, regularizer, constraint } = this.affine[name];
-      return this.addWeight(name, paramShape, 'float32', initializer, regularizer ?? undefined, true,
+      return this.addWeight(this.weightNames()[name], paramShape, 'float32', initializer, regularizer ?? undefined, true,
         constraint ?? undefined);
     };
     // Same order and names as the built-ins, so getWeights()/setWeights() interoperate.
@@ -188,8 +212,13 @@ export abstract class NormalizationBase extends tf.layers.Layer {
       gammaRegularizer: serializeKerasObject(this.affine.gamma.regularizer),
       betaConstraint: serializeKerasObject(this.affine.beta.constraint),
       gammaConstraint: serializeKerasObject(this.affine.gamma.constraint),
-      ...super.getConfig(),
+      ...this.layerConfig(),
     } as tf.serialization.ConfigDict;
+  }
+
+  /** The base layer's config keys (`name`, `trainable`, `dtype`, ...), for a layer with a config of its own. */
+  protected layerConfig(): tf.serialization.ConfigDict {
+    return super.getConfig();
   }
 
   /** `axis` as getConfig writes it: a number for one axis, else the list. */
@@ -257,11 +286,7 @@ export abstract class NormalizationBase extends tf.layers.Layer {
 
   private checkArguments(args: object): void {
     const own = this.ownArguments();
-    const known = {
-      names: ['axis', 'epsilon', 'center', 'scale', 'betaInitializer', 'gammaInitializer', 'betaRegularizer',
-        'gammaRegularizer', 'betaConstraint', 'gammaConstraint', ...own.names, ...LAYER_ARGS],
-      nullOnly: own.nullOnly,
-    };
+    const known = { names: [...this.sharedArguments(), ...own.names, ...LAYER_ARGS], nullOnly: own.nullOnly };
     const unknown = unknownArguments(args, known);
     if (unknown.length > 0) {
       const accepted = known.names.filter((k) => k !== 'customObjects').join(', ');
