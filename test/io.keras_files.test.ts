@@ -65,7 +65,7 @@ function errorVsKeras(model: tf.LayersModel, ref: Ref): number {
 }
 
 /** The fixtures this package's layers can build (RMSNormalization and UnitNormalization are not here yet). */
-const LOADABLE = ['cnn_bn', 'convnext_block', 'renorm_frozen', 'unet_block'];
+const LOADABLE = ['cnn_bn', 'convnext_block', 'mobilenet_v2', 'renorm_frozen', 'unet_block'];
 
 describe.each(['cpu', 'wasm'] as const)('loadModel on %s', (backend) => {
   beforeAll(() => useBackend(backend));
