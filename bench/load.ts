@@ -14,7 +14,8 @@ import * as path from 'path';
 import * as v8 from 'v8';
 import * as vm from 'vm';
 import * as tf from '@tensorflow/tfjs';
-import { loadModel, readModelArtifacts, saveModel } from '../src';
+import { loadModel, saveModel } from '../src/io';
+import { readModelArtifacts } from '../src/io/file_system';
 import { median } from '../src/core/timing';
 import { machine } from './machine';
 

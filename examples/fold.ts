@@ -5,7 +5,7 @@
  */
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { foldBatchNorm } from '../src';
+import { foldBatchNorm } from '../src/convert';
 import { timePredictions } from '../src/core/timing';
 import { cli, runCli, runOptions, RunOptions } from './common/cli';
 import { loadMnist } from './common/data';

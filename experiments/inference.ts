@@ -10,7 +10,8 @@
  */
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { BatchNormalization, foldBatchNorm } from '../src';
+import { BatchNormalization } from '../src';
+import { foldBatchNorm } from '../src/convert';
 import { runCli } from '../examples/common/cli';
 import { accuracy } from '../examples/common/data';
 import { formatTable } from '../examples/common/table';

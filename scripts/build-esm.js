@@ -1,59 +1,95 @@
-// Writes the package's two ES module entries (after tsc has written dist/cjs):
+// Writes what the package ships besides tsc's CommonJS build in dist/cjs (run after tsc):
 //
-//  - dist/esm/index.mjs, for bundlers and browsers: src/ bundled by esbuild into one ES module
-//    that imports `@tensorflow/tfjs` (left external), so a bundler links it to tfjs's own ES
-//    modules and tree-shakes both. Node's fs/path/crypto are replaced by the stand-ins of
-//    src/browser_stubs/ (package.json's `browser` field, which users' bundlers apply to the
-//    CommonJS build too): no Node built-in enters a browser bundle, and the file:// IO, if
-//    called in a page, throws one clear error.
-//  - dist/browser/tfjs-batchnorm.min.js, for a <script> tag after tfjs's own script: the same
-//    bundle as an IIFE that takes tfjs from the global `tf` and exposes `tfjsBatchnorm`.
-//  - dist/esm/node.mjs, for `import` in Node: re-exports the CommonJS build, so `import` and
-//    `require` in one Node process share one module instance (no dual-package hazard there;
-//    Node's `import '@tensorflow/tfjs'` loads tfjs's CommonJS build too).
+//  - dist/esm/{index,io,convert}.mjs, for bundlers and browsers: the three entry points
+//    (`tfjs-batchnorm`, `tfjs-batchnorm/io`, `tfjs-batchnorm/convert`) bundled by esbuild with
+//    code splitting, so the code they share (the layers) is one chunk and one module instance.
+//    `@tensorflow/tfjs` stays external, so a bundler links it to tfjs's own ES modules and
+//    tree-shakes both. Only io.mjs imports Node's fs and path: a page that imports the main entry
+//    gets no Node built-in and no IO or conversion code (checked below, from esbuild's metafile).
+//  - dist/browser/tfjs-batchnorm.min.js, for a <script> tag after tfjs's own script: the main
+//    entry as an IIFE that takes tfjs from the global `tf` and exposes `tfjsBatchnorm`.
+//  - dist/esm/{index,io,convert}.node.mjs, for `import` in Node: each re-exports the CommonJS
+//    build, so `import` and `require` in one Node process share one module instance (no
+//    dual-package hazard; Node's `import '@tensorflow/tfjs'` loads tfjs's CommonJS build too).
+//  - dist/cli.js, the `tfjs-batchnorm` bin: src/cli bundled with `commander` (a devDependency),
+//    requiring the rest of the package from dist/cjs, so the package has no runtime dependency.
 const esbuild = require('esbuild');
 const fs = require('fs');
+const { builtinModules } = require('module');
 const path = require('path');
 
 const root = path.join(__dirname, '..');
-const out = path.join(root, 'dist', 'esm');
+const dist = path.join(root, 'dist');
+const out = path.join(dist, 'esm');
+const TFJS = ['@tensorflow/tfjs', '@tensorflow/tfjs-core', '@tensorflow/tfjs-layers'];
+const NODE_BUILTINS = builtinModules.flatMap((m) => [m, `node:${m}`]);
 
-// In a page there is no file system, and registerFileSystemRouters() registers nothing there
-// (it checks for Node). Giving the browser builds a router module that says so up front lets a
-// bundler drop the whole file:// IO from a page that does not import it.
-const browserRouter = {
-  name: 'browser-router',
-  setup(build) {
-    build.onLoad({ filter: /[\\/]src[\\/]io[\\/]router\.ts$/ }, () => ({
-      contents: 'export function registerFileSystemRouters() { return false; }\n',
-      loader: 'ts',
-    }));
-  },
-};
+/** The package's entry points: exports subpath, source, CommonJS file (relative to dist/cjs). */
+const ENTRIES = [
+  { name: 'index', source: 'src/index.ts', cjs: 'index.js' },
+  { name: 'io', source: 'src/io/index.ts', cjs: 'io/index.js' },
+  { name: 'convert', source: 'src/convert/index.ts', cjs: 'convert/index.js' },
+];
 
-async function main() {
-  fs.mkdirSync(out, { recursive: true });
-  await esbuild.build({
+/** Source files (relative to the root) that end up in `output` and the chunks it imports. */
+function inputsOf(metafile, output) {
+  const seen = new Set();
+  const inputs = new Set();
+  const visit = (file) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const o = metafile.outputs[file];
+    for (const input of Object.keys(o.inputs)) inputs.add(input);
+    for (const imported of o.imports) if (!imported.external) visit(imported.path);
+  };
+  visit(output);
+  return [...inputs];
+}
+
+/** Throws if the main entry's bundle holds IO, conversion or CLI code, or imports a Node built-in. */
+function checkMainEntry(metafile, output) {
+  const foreign = inputsOf(metafile, output).filter((f) => /^src\/(io|convert|cli)\//.test(f));
+  if (foreign.length > 0) throw new Error(`${output} carries code that is not the layers': ${foreign.join(', ')}`);
+  const visited = new Set();
+  const builtins = [];
+  const visit = (file) => {
+    if (visited.has(file)) return;
+    visited.add(file);
+    for (const imported of metafile.outputs[file].imports) {
+      if (!imported.external) visit(imported.path);
+      else if (NODE_BUILTINS.includes(imported.path)) builtins.push(imported.path);
+    }
+  };
+  visit(output);
+  if (builtins.length > 0) throw new Error(`${output} imports Node's ${builtins.join(', ')}`);
+}
+
+async function buildModules() {
+  fs.rmSync(out, { recursive: true, force: true });
+  const result = await esbuild.build({
     absWorkingDir: root,
-    entryPoints: ['src/index.ts'],
-    outfile: path.join(out, 'index.mjs'),
-    plugins: [browserRouter],
+    entryPoints: Object.fromEntries(ENTRIES.map((e) => [e.name, e.source])),
+    outdir: out,
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunks/[name]-[hash]',
+    splitting: true,
     bundle: true,
     format: 'esm',
     platform: 'browser',
     target: 'es2019',
-    external: ['@tensorflow/tfjs', '@tensorflow/tfjs-core', '@tensorflow/tfjs-layers'],
+    // Node's built-ins stay imports (only io.mjs has them): a browser bundle that imports
+    // `tfjs-batchnorm/io` then fails at build time, naming `fs`, rather than in the page.
+    external: [...TFJS, ...NODE_BUILTINS],
+    metafile: true,
     sourcemap: true,
     logLevel: 'warning',
   });
-  const text = fs.readFileSync(path.join(out, 'index.mjs'), 'utf8');
-  for (const builtin of ['fs', 'path', 'crypto']) {
-    if (new RegExp(`from ["']${builtin}["']|require\\(["']${builtin}["']\\)`).test(text)) {
-      throw new Error(`dist/esm/index.mjs still imports Node's '${builtin}'`);
-    }
-  }
+  checkMainEntry(result.metafile, 'dist/esm/index.mjs');
+  return result.metafile;
+}
 
-  // The script-tag build: tfjs comes from the page's global `tf` (tfjs's tf.min.js sets it).
+async function buildScriptTag() {
+  // tfjs comes from the page's global `tf` (tfjs's tf.min.js sets it).
   const globalTf = {
     name: 'global-tf',
     setup(build) {
@@ -64,10 +100,10 @@ async function main() {
       }));
     },
   };
-  await esbuild.build({
+  const result = await esbuild.build({
     absWorkingDir: root,
     entryPoints: ['src/index.ts'],
-    outfile: path.join(root, 'dist', 'browser', 'tfjs-batchnorm.min.js'),
+    outfile: path.join(dist, 'browser', 'tfjs-batchnorm.min.js'),
     bundle: true,
     format: 'iife',
     globalName: 'tfjsBatchnorm',
@@ -75,22 +111,72 @@ async function main() {
     target: 'es2019',
     minify: true,
     sourcemap: true,
+    metafile: true,
     plugins: [globalTf],
     logLevel: 'warning',
   });
+  checkMainEntry(result.metafile, 'dist/browser/tfjs-batchnorm.min.js');
+}
 
-  const cjs = require(path.join(root, 'dist', 'cjs', 'index.js'));
-  const names = Object.keys(cjs).filter((name) => name !== 'default' && name !== '__esModule');
-  const lines = [
-    "import cjs from '../cjs/index.js';",
-    ...names.map((name) => `export const ${name} = cjs.${name};`),
-    'export default cjs;',
-    '',
-  ];
-  fs.writeFileSync(path.join(out, 'node.mjs'), lines.join('\n'));
-  const script = fs.statSync(path.join(root, 'dist', 'browser', 'tfjs-batchnorm.min.js')).size;
-  console.log(`dist/esm/index.mjs (bundlers, ${(text.length / 1024).toFixed(0)} KB), ` +
-    `dist/browser/tfjs-batchnorm.min.js (script tag, ${(script / 1024).toFixed(0)} KB) and dist/esm/node.mjs (Node, ${names.length} names)`);
+function writeNodeWrappers() {
+  const counts = [];
+  for (const entry of ENTRIES) {
+    const cjs = require(path.join(dist, 'cjs', entry.cjs));
+    const names = Object.keys(cjs).filter((name) => name !== 'default' && name !== '__esModule');
+    const lines = [
+      `import cjs from '../cjs/${entry.cjs}';`,
+      ...names.map((name) => `export const ${name} = cjs.${name};`),
+      'export default cjs;',
+      '',
+    ];
+    fs.writeFileSync(path.join(out, `${entry.name}.node.mjs`), lines.join('\n'));
+    counts.push(`${entry.name} ${names.length}`);
+  }
+  return counts.join(', ');
+}
+
+async function buildCli() {
+  // The CLI's own files and commander go into dist/cli.js; every other module of the package is
+  // required from dist/cjs, the copy `require('tfjs-batchnorm')` loads.
+  const cliDir = path.join(root, 'src', 'cli');
+  const packageModules = {
+    name: 'package-modules',
+    setup(build) {
+      build.onResolve({ filter: /^\.\.?\// }, (args) => {
+        if (!args.importer.startsWith(cliDir + path.sep)) return undefined;
+        const target = path.resolve(args.resolveDir, args.path);
+        if (target.startsWith(cliDir + path.sep)) return undefined;
+        const file = fs.existsSync(`${target}.ts`) ? target : path.join(target, 'index');
+        const relative = path.relative(path.join(root, 'src'), file).split(path.sep).join('/');
+        return { path: `./cjs/${relative}.js`, external: true };
+      });
+    },
+  };
+  await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: ['src/cli/main.ts'],
+    outfile: path.join(dist, 'cli.js'),
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node18',
+    external: ['@tensorflow/*'],
+    plugins: [packageModules],
+    logLevel: 'warning',
+  });
+  fs.chmodSync(path.join(dist, 'cli.js'), 0o755);
+}
+
+async function main() {
+  const metafile = await buildModules();
+  await buildScriptTag();
+  const counts = writeNodeWrappers();
+  await buildCli();
+  const kb = (file) => `${(fs.statSync(path.join(root, file)).size / 1024).toFixed(0)} KB`;
+  const mainInputs = inputsOf(metafile, 'dist/esm/index.mjs').length;
+  console.log(`dist/esm/{index,io,convert}.mjs (bundlers; the main entry from ${mainInputs} source files, no IO or conversion), ` +
+    `dist/browser/tfjs-batchnorm.min.js (script tag, ${kb('dist/browser/tfjs-batchnorm.min.js')}), ` +
+    `dist/esm/*.node.mjs (Node; names: ${counts}), dist/cli.js (bin, ${kb('dist/cli.js')})`);
 }
 
 main().catch((err) => {

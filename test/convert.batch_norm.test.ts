@@ -2,7 +2,9 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { batchNormalization, convertBatchNorm, loadModel, saveModel, toCustomBatchNorm, toStockBatchNorm } from '../src';
+import { batchNormalization } from '../src';
+import { convertNormalization } from '../src/convert';
+import { loadModel, saveModel } from '../src/io';
 import { writeKerasModel } from './fixtures/keras_format';
 import { cleanUp, leafClassNames, maxAbsDiff, randomizeBatchNorms, tempDir } from './fixtures/helpers';
 
@@ -42,13 +44,13 @@ it('swaps every BN, nested ones included, keeping weights and predictions, witho
   const y0 = model.predict(x) as tf.Tensor;
 
   const before = tf.memory().numTensors;
-  const { model: custom, converted } = await convertBatchNorm(model, 'custom');
+  const { model: custom, converted } = await convertNormalization(model, 'custom', ['batchNormalization']);
   expect(tf.memory().numTensors - before).toBe(custom.weights.length);
   expect(converted.map((p) => p.slice(1, -1).join('/')).sort()).toEqual(['', 'inner_functional', 'inner_sequential']);
   expect(classCounts(custom)).toEqual({ TfjsBatchNormalization: 3 });
   expect(classCounts(model)).toEqual({ BatchNormalization: 3 }); // input untouched
 
-  const stock = await toStockBatchNorm(custom);
+  const stock = (await convertNormalization(custom, 'stock', ['batchNormalization'])).model;
   expect(classCounts(stock)).toEqual({ BatchNormalization: 3 });
   for (const m of [custom, stock]) {
     expect(m.weights.map((w) => w.originalName)).toEqual(model.weights.map((w) => w.originalName));
@@ -67,7 +69,7 @@ it('swaps every BN, nested ones included, keeping weights and predictions, witho
 it('a stock output loads and predicts in plain @tensorflow/tfjs, without this package', async () => {
   const model = tf.sequential({ layers: [tf.layers.dense({ units: 4, inputShape: [3] }), batchNormalization(), tf.layers.dense({ units: 2 })] });
   randomizeBatchNorms(model);
-  const stock = await toStockBatchNorm(model);
+  const stock = (await convertNormalization(model, 'stock', ['batchNormalization'])).model;
   await saveModel(stock, dir);
   expect(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')).not.toContain('"class_name":"TfjsBatchNormalization"');
   expect(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')).toContain('"class_name":"BatchNormalization"');
@@ -91,9 +93,9 @@ it('warns when a stock BN would normalize a non-last axis (tfjs gets those wrong
   const model = tf.sequential({ layers: [
     tf.layers.conv2d({ filters: 3, kernelSize: 1, dataFormat: 'channelsFirst', inputShape: [2, 4, 4] }), batchNormalization({ axis: 1 }),
   ] });
-  const { model: stock, warnings } = await convertBatchNorm(model, 'stock');
+  const { model: stock, warnings } = await convertNormalization(model, 'stock', ['batchNormalization']);
   expect(warnings).toEqual([expect.stringMatching(/normalizes axis 1 of a rank-4 input, which tfjs's built-in .* incorrectly/)]);
-  const { warnings: none } = await convertBatchNorm(await toCustomBatchNorm(stock), 'custom');
+  const { warnings: none } = await convertNormalization((await convertNormalization(stock, 'custom', ['batchNormalization'])).model, 'custom', ['batchNormalization']);
   expect(none).toEqual([]);
   [model, stock].forEach((m) => m.dispose());
 });
@@ -101,7 +103,7 @@ it('warns when a stock BN would normalize a non-last axis (tfjs gets those wrong
 it('converts a Keras-converter model (axis lists, trainable false, ReLU max_value, quantized weights)', async () => {
   writeKerasModel(path.join(dir, 'keras'));
   const model = await loadModel(path.join(dir, 'keras', 'model.json'));
-  const custom = await toCustomBatchNorm(model);
+  const custom = (await convertNormalization(model, 'custom', ['batchNormalization'])).model;
   expect(classCounts(custom)).toEqual({ TfjsBatchNormalization: 3 });
   const bn1 = custom.getLayer('bn1');
   expect(bn1.trainable).toBe(false);
@@ -109,7 +111,7 @@ it('converts a Keras-converter model (axis lists, trainable false, ReLU max_valu
   const relu = custom.getLayer('relu1').getConfig();
   expect(relu['maxValue']).toBe(6);
   await saveModel(custom, path.join(dir, 'custom'));
-  const back = await toStockBatchNorm(await loadModel(path.join(dir, 'custom')));
+  const back = (await convertNormalization(await loadModel(path.join(dir, 'custom')), 'stock', ['batchNormalization'])).model;
   expect(classCounts(back)).toEqual({ BatchNormalization: 3 });
   // Inputs large enough that ReLU6 clips, so max_value matters.
   const x = tf.randomUniform([2, 8, 8, 3], -4, 4, 'float32', 6);

@@ -6,7 +6,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { BatchNormalization, foldBatchNorm, loadModel, saveModel, toCustomBatchNorm, toStockBatchNorm } from '../src';
+import { BatchNormalization } from '../src';
+import { foldBatchNorm, convertNormalization } from '../src/convert';
+import { loadModel, saveModel } from '../src/io';
 import { run } from '../src/cli/run';
 import { writeVariant } from './fixtures/keras_bn_variants';
 import { cleanUp, leafClassNames, maxAbsDiff, tempDir } from './fixtures/helpers';
@@ -60,8 +62,8 @@ describe.each(ALIASES)('%s', (className) => {
     const weights = writeVariant(dir, { className });
     const model = await loadModel(path.join(dir, 'model.json'));
     const expected = reference(x, weights);
-    const custom = await toCustomBatchNorm(model);
-    const stock = await toStockBatchNorm(model);
+    const custom = (await convertNormalization(model, 'custom', ['batchNormalization'])).model;
+    const stock = (await convertNormalization(model, 'stock', ['batchNormalization'])).model;
     const { model: folded, folded: done, kept } = await foldBatchNorm(model);
     expect(leafClassNames(custom)).toContain('TfjsBatchNormalization');
     expect(leafClassNames(stock)).toContain('BatchNormalization');

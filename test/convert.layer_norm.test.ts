@@ -6,7 +6,9 @@
  */
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { convertNormalization, LayerNormalization, layerNormalization, saveModel, toCustomBatchNorm, toCustomNormalization, toStockNormalization } from '../src';
+import { convertNormalization } from '../src/convert';
+import { LayerNormalization, layerNormalization } from '../src';
+import { saveModel } from '../src/io';
 import { run } from '../src/cli/run';
 import { cleanUp, leafClassNames, tempDir } from './fixtures/helpers';
 import { input, relError, useBackend } from './helpers/tensors';
@@ -24,17 +26,17 @@ function model(): tf.LayersModel {
 
 test('toCustomNormalization / toStockNormalization switch LayerNormalization and BatchNormalization, keeping predictions', async () => {
   const stock = model();
-  const custom = await toCustomNormalization(stock);
+  const custom = (await convertNormalization(stock, 'custom')).model;
   expect(leafClassNames(custom)).toEqual(['Dense', 'TfjsLayerNormalization', 'TfjsBatchNormalization', 'Reshape', 'TfjsLayerNormalization']);
   expect(custom.layers[1]).toBeInstanceOf(LayerNormalization);
-  const back = await toStockNormalization(custom);
+  const back = (await convertNormalization(custom, 'stock')).model;
   expect(leafClassNames(back)).toEqual(['Dense', 'LayerNormalization', 'BatchNormalization', 'Reshape', 'LayerNormalization']);
   const x = input([5, 4]);
   const y = stock.predict(x) as tf.Tensor;
   expect(relError(custom.predict(x) as tf.Tensor, y)).toBeLessThan(1e-5);
   expect(relError(back.predict(x) as tf.Tensor, y)).toBe(0);
   // The old BatchNormalization-only name keeps doing only that.
-  expect(leafClassNames(await toCustomBatchNorm(stock))).toEqual(['Dense', 'LayerNormalization', 'TfjsBatchNormalization', 'Reshape', 'LayerNormalization']);
+  expect(leafClassNames((await convertNormalization(stock, 'custom', ['batchNormalization'])).model)).toEqual(['Dense', 'LayerNormalization', 'TfjsBatchNormalization', 'Reshape', 'LayerNormalization']);
 });
 
 test('rmsScaling and unsorted axis lists stay as they are, with a warning naming the layer', async () => {

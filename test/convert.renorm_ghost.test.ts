@@ -8,7 +8,9 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { BatchNormalization, convertBatchNorm, foldBatchNorm, loadModel, saveModel, toCustomBatchNorm } from '../src';
+import { BatchNormalization } from '../src';
+import { convertNormalization, foldBatchNorm } from '../src/convert';
+import { loadModel, saveModel } from '../src/io';
 import { run } from '../src/cli/run';
 import { EPSILON, KerasVariant, writeKerasVariant } from './fixtures/keras_renorm_ghost';
 import { cleanUp, leafClassNames, maxAbsDiff, tempDir } from './fixtures/helpers';
@@ -77,7 +79,7 @@ describe.each(['renorm', 'ghost'] as KerasVariant[])('Keras BatchNormalization w
     const weights = writeKerasVariant(path.join(dir, 'in'), variant);
     const model = await loadModel(path.join(dir, 'in', 'model.json'));
     const expected = reference(x, weights);
-    const { model: stock, warnings } = await convertBatchNorm(model, 'stock');
+    const { model: stock, warnings } = await convertNormalization(model, 'stock', ['batchNormalization']);
     expect(warnings).toEqual([variant === 'renorm'
       ? 'bn: batch renormalization dropped (training only; inference is unchanged)'
       : 'bn: ghost batches (virtual_batch_size) dropped (training only; inference is unchanged)']);
@@ -89,7 +91,7 @@ describe.each(['renorm', 'ghost'] as KerasVariant[])('Keras BatchNormalization w
     const json = fs.readFileSync(path.join(dir, 'stock', 'model.json'), 'utf8');
     expect(json).not.toMatch(/"renorm(_clipping|_momentum)?"|virtual_batch_size|moving_stddev|TfjsBatchNormalization/);
 
-    const custom = await toCustomBatchNorm(model);
+    const custom = (await convertNormalization(model, 'custom', ['batchNormalization'])).model;
     expect(custom.getLayer('bn').getConfig()).toMatchObject(variant === 'renorm' ? { renorm: true } : { virtualBatchSize: 2 });
     const { model: folded, folded: done, kept } = await foldBatchNorm(model);
     expect(done.map((f) => f.batchNorm.slice(1))).toEqual([['bn']]);
@@ -121,7 +123,7 @@ test('converting a renorm BN whose call was saved with training=true to stock wa
   bnEntry.inbound_nodes = [[['conv', 0, 0, { training: true }]]];
   fs.writeFileSync(file, JSON.stringify(json));
   const model = await loadModel(file);
-  const { model: stock, warnings } = await convertBatchNorm(model, 'stock');
+  const { model: stock, warnings } = await convertNormalization(model, 'stock', ['batchNormalization']);
   expect(warnings).toContain(
     'bn: batch renormalization dropped (its call was saved with training=true, so its outputs change)');
   [model, stock].forEach((m) => m.dispose());

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { batchNormalization, foldBatchNorm } from '../src';
+import { batchNormalization } from '../src';
+import { foldBatchNorm } from '../src/convert';
 import { leafClassNames, maxAbsDiff, randomizeBatchNorms } from './fixtures/helpers';
 
 type LayerFactory = () => tf.layers.Layer;

@@ -2,7 +2,7 @@
 import * as path from 'path';
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
-import { foldBatchNorm } from '../src';
+import { foldBatchNorm } from '../src/convert';
 import { run } from '../src/cli/run';
 import { writeVariant } from './fixtures/keras_bn_variants';
 import { cleanUp, tempDir } from './fixtures/helpers';

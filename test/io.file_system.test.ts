@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { batchNormalization, fileSystem, loadModel, ModelFileError, saveModel } from '../src';
+import { batchNormalization } from '../src';
+import { fileSystem, loadModel, ModelFileError, saveModel } from '../src/io';
 import { writeKerasModel } from './fixtures/keras_format';
 import { cleanUp, maxAbsDiff, snapshot, tempDir } from './fixtures/helpers';
 

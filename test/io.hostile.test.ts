@@ -8,7 +8,8 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { batchNormalization, loadModel, ModelFileError, saveModel } from '../src';
+import { batchNormalization } from '../src';
+import { loadModel, ModelFileError, saveModel } from '../src/io';
 import { run } from '../src/cli/run';
 import { cleanUp, maxAbsDiff, tempDir } from './fixtures/helpers';
 

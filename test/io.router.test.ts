@@ -4,17 +4,19 @@
  * registries do not leak.
  */
 type Tf = typeof import('@tensorflow/tfjs');
-type Pkg = typeof import('../src');
+type Router = typeof import('../src/io/router');
 
-function fresh(): { tf: Tf; load: () => Pkg } {
+/** Fresh tfjs, and a loader that imports `entry` against it and returns the router module. */
+function fresh(entry = '../src/io'): { tf: Tf; load: () => Router } {
   let tf!: Tf;
   jest.isolateModules(() => { tf = require('@tensorflow/tfjs'); });
   // The package must see the same tfjs instance, so require it in the same isolated registry.
-  let pkg!: Pkg;
+  let pkg!: Router;
   const load = () => {
     jest.isolateModules(() => {
       jest.doMock('@tensorflow/tfjs', () => tf);
-      pkg = require('../src');
+      require(entry);
+      pkg = require('../src/io/router');
     });
     return pkg;
   };
@@ -33,7 +35,7 @@ function registerFakeNodeRouter(tf: Tf): { save: Record<string, unknown>; load: 
 
 afterEach(() => { jest.dontMock('@tensorflow/tfjs'); });
 
-it('without tfjs-node, importing the package registers exactly one file:// handler', () => {
+it('without tfjs-node, importing tfjs-batchnorm/io registers exactly one file:// handler', () => {
   const { tf, load } = fresh();
   expect(tf.io.getSaveHandlers('file://m')).toHaveLength(0);
   const pkg = load();
@@ -88,4 +90,11 @@ it('the stepped-aside router still gets every URL that is not a file:// string',
   // Arrays of paths are not this package's form: they go on to the other router unchanged.
   expect(tf.io.getLoadHandlers(['file://a/model.json', 'file://a/w.bin'] as never)).toEqual([{ owner: 'other' }]);
   expect(seen).toEqual(['grpc://host/m', ['file://a/model.json', 'file://a/w.bin']]);
+});
+
+it('the main entry registers no file:// handler: only tfjs-batchnorm/io does', () => {
+  const { tf, load } = fresh('../src');
+  load();
+  expect(tf.io.getSaveHandlers('file://m')).toHaveLength(0);
+  expect(tf.io.getLoadHandlers('file://m/model.json')).toHaveLength(0);
 });

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as ts from 'typescript';
 import * as tf from '@tensorflow/tfjs';
-import { loadModel, saveModel } from '../src';
+import { loadModel, saveModel } from '../src/io';
 import { createHash } from 'crypto';
 import * as os from 'os';
 import { cleanUp, snapshot, tempDir } from './fixtures/helpers';

@@ -7,7 +7,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { BatchNormalization, convertBatchNorm, foldBatchNorm, loadModel, toCustomBatchNorm } from '../src';
+import { BatchNormalization } from '../src';
+import { convertNormalization, foldBatchNorm } from '../src/convert';
+import { loadModel } from '../src/io';
 import { run } from '../src/cli/run';
 import { writeVariant } from './fixtures/keras_bn_variants';
 import { cleanUp, maxAbsDiff, tempDir } from './fixtures/helpers';
@@ -41,7 +43,7 @@ describe.each([[true], [1]])('{"training": %p} in the inbound node', (training) 
   it('normalizes with batch statistics in predict once the BN is this package\'s, as in Keras (the built-in does not)', async () => {
     const weights = writeVariant(dir, { className: 'BatchNormalization', kwargs: { training } });
     const stock = await loadModel(path.join(dir, 'model.json'));
-    const custom = await toCustomBatchNorm(stock);
+    const custom = (await convertNormalization(stock, 'custom', ['batchNormalization'])).model;
     expect(custom.getLayer('bn')).toBeInstanceOf(BatchNormalization);
     const batch = reference(x, weights, true);
     const moving = reference(x, weights, false);
@@ -68,7 +70,7 @@ describe.each([[true], [1]])('{"training": %p} in the inbound node', (training) 
     expect(kept).toEqual([{ batchNorm: [custom.name, 'bn'], reason: expect.stringMatching(/saved with training=true/) }]);
     expect(maxAbsDiff(folded.predict(x) as tf.Tensor, batch)).toBeLessThan(1e-5);
 
-    const { warnings } = await convertBatchNorm(custom, 'stock');
+    const { warnings } = await convertNormalization(custom, 'stock', ['batchNormalization']);
     expect(warnings).toEqual([expect.stringMatching(/^bn: its call was saved with training=true, which tfjs's built-in/)]);
     [custom, folded].forEach((m) => m.dispose());
   });

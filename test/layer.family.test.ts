@@ -6,7 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { GroupNormalization, groupNormalization, InstanceNormalization, instanceNormalization, layerNormalization, NormalizationBase } from '../src';
+import { GroupNormalization, groupNormalization, InstanceNormalization, instanceNormalization, layerNormalization } from '../src';
+import { NormalizationBase } from '../src/layer/normalization_base';
 import { groupView, layerView } from '../src/core/view';
 import { compositeForward } from '../src/ops/composite';
 import { normAttrs } from '../src/kernels/names';

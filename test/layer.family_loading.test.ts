@@ -6,7 +6,8 @@
  */
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { GroupNormalization, InstanceNormalization, LayerNormalization, layerNormalization, loadModel, saveModel } from '../src';
+import { GroupNormalization, InstanceNormalization, LayerNormalization, layerNormalization } from '../src';
+import { loadModel, saveModel } from '../src/io';
 import { cleanUp, tempDir } from './fixtures/helpers';
 import { NORM_FIXTURES, writeNormModel } from './fixtures/keras_group_norm';
 import { referenceNorm } from './reference/reference_norm';

@@ -1,6 +1,8 @@
 /**
  * The built package: `npm run build` writes dist/, which works through CommonJS `require` and
- * ESM `import`, ships type declarations, and registers the layer with tfjs once.
+ * ESM `import` for each entry point (`tfjs-batchnorm`, `tfjs-batchnorm/io`,
+ * `tfjs-batchnorm/convert`), ships type declarations, registers the layer with tfjs once, and
+ * installs from its tarball with no dependency of its own.
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -26,18 +28,23 @@ test('require() gives the layer and its factory, and a model with it trains', ()
   expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ cls: 'TfjsBatchNormalization', isLayer: true, loss: 1 });
 });
 
-test('import gives the same module as require, through the exports map', () => {
+test('import gives the same modules as require, through the exports map, for every entry point', () => {
   const out = node(['--input-type=module', '-e', `
     import { createRequire } from 'module';
     import { BatchNormalization } from 'tfjs-batchnorm';
-    const cjs = createRequire(process.cwd() + '/')('tfjs-batchnorm');
-    console.log(BatchNormalization === cjs.BatchNormalization && typeof BatchNormalization === 'function');`]);
-  expect(out.trim().split('\n').pop()).toBe('true');
+    import { loadModel } from 'tfjs-batchnorm/io';
+    import { foldBatchNorm } from 'tfjs-batchnorm/convert';
+    const require = createRequire(process.cwd() + '/');
+    console.log(JSON.stringify([BatchNormalization === require('tfjs-batchnorm').BatchNormalization,
+      loadModel === require('tfjs-batchnorm/io').loadModel, foldBatchNorm === require('tfjs-batchnorm/convert').foldBatchNorm,
+      typeof BatchNormalization, typeof loadModel, typeof foldBatchNorm]));`]);
+  expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual([true, true, true, 'function', 'function', 'function']);
 });
 
-test('type declarations are written for the entry', () => {
-  const dts = fs.readFileSync(path.join(root, 'dist/cjs/index.d.ts'), 'utf8');
-  expect(dts).toMatch(/BatchNormalization/);
+test('type declarations are written for each entry point', () => {
+  expect(fs.readFileSync(path.join(root, 'dist/cjs/index.d.ts'), 'utf8')).toMatch(/BatchNormalization/);
+  expect(fs.readFileSync(path.join(root, 'dist/cjs/io/index.d.ts'), 'utf8')).toMatch(/loadModel, saveModel/);
+  expect(fs.readFileSync(path.join(root, 'dist/cjs/convert/index.d.ts'), 'utf8')).toMatch(/convertNormalization/);
   expect(fs.readFileSync(path.join(root, 'dist/cjs/layer/batch_normalization.d.ts'), 'utf8')).toMatch(/export interface BatchNormalizationArgs/);
 });
 
@@ -53,14 +60,89 @@ test('a second copy of the package loaded beside the first shares its registered
   expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ twoCopies: true, same: true, registered: true, instance: true });
 });
 
-test('the bundler entry is one ES module that imports tfjs and none of the Node built-ins', () => {
-  const esm = fs.readFileSync(path.join(root, 'dist/esm/index.mjs'), 'utf8');
+/** An ES module of dist/esm and the chunks it imports, as one text. */
+function esmWithChunks(file: string, seen = new Set<string>()): string {
+  if (seen.has(file)) return '';
+  seen.add(file);
+  const text = fs.readFileSync(file, 'utf8');
+  const chunks = [...text.matchAll(/from "(\.\.?\/[^"]+)"|import "(\.\.?\/[^"]+)"/g)].map((m) => path.resolve(path.dirname(file), m[1] ?? m[2]));
+  return [text, ...chunks.map((c) => esmWithChunks(c, seen))].join('\n');
+}
+
+test('the bundler entry imports tfjs and carries no Node built-in, file IO or conversion code', () => {
+  const esm = esmWithChunks(path.join(root, 'dist/esm/index.mjs'));
   expect(esm).toMatch(/from "@tensorflow\/tfjs"/);
-  expect(esm).not.toMatch(/require\(["']|from "(fs|path|crypto)"/);
+  expect(esm).toMatch(/TfjsBatchNormalization/);
+  // Strings only the IO and conversion code holds: the io entry has them, the main entry does not.
+  const ioOnly = /require\(["']|from "(node:)?(fs|path|crypto)"|file:\/\/|ModelFileError|foldBatchNorm|convertNormalization/;
+  expect(esm).not.toMatch(ioOnly);
+  expect(esmWithChunks(path.join(root, 'dist/esm/io.mjs'))).toMatch(/from "fs"/);
+  expect(esmWithChunks(path.join(root, 'dist/esm/convert.mjs'))).toMatch(/foldBatchNorm/);
+  const script = fs.readFileSync(path.join(root, 'dist/browser/tfjs-batchnorm.min.js'), 'utf8');
+  expect(script).not.toMatch(/file:\/\/|ModelFileError|model\.json/);
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-  expect(pkg.exports['.'].import).toBe('./dist/esm/index.mjs');
-  expect(pkg.exports['.'].node.import).toBe('./dist/esm/node.mjs');
+  for (const [entry, file] of [['.', 'index'], ['./io', 'io'], ['./convert', 'convert']]) {
+    expect(pkg.exports[entry].import).toBe(`./dist/esm/${file}.mjs`);
+    expect(pkg.exports[entry].node.import).toBe(`./dist/esm/${file}.node.mjs`);
+  }
+  // Nothing maps Node's modules for browsers any more: the main entry needs none.
+  expect(pkg.browser).toBeUndefined();
 });
+
+test('the tarball installs with no dependency of its own; require, import, the bin and strict TypeScript (node16) all work', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  expect(pkg.dependencies).toBeUndefined();
+  // Inside the repository, so the app's tfjs is the repository's one copy (no download).
+  const app = path.join(root, '.cache', 'pack-app');
+  fs.rmSync(app, { recursive: true, force: true });
+  fs.mkdirSync(app, { recursive: true });
+  const packed = JSON.parse(execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', app], { cwd: root, encoding: 'utf8' }))[0];
+  const files = (packed.files as { path: string }[]).map((f) => f.path);
+  expect(files).toEqual(expect.arrayContaining(['dist/cli.js', 'dist/esm/index.mjs', 'dist/esm/io.node.mjs', 'dist/cjs/convert/index.d.ts']));
+  expect(files.filter((f) => /browser_stubs|dist\/cjs\/cli\//.test(f))).toEqual([]);
+  fs.writeFileSync(path.join(app, 'package.json'), '{ "name": "app", "version": "1.0.0", "private": true }\n');
+  execFileSync('npm', ['install', '--offline', '--legacy-peer-deps', '--no-audit', '--no-fund', '--ignore-scripts', '--no-package-lock',
+    path.join(app, packed.filename)], { cwd: app, stdio: 'pipe' });
+  expect(fs.readdirSync(path.join(app, 'node_modules')).filter((f) => !f.startsWith('.'))).toEqual(['tfjs-batchnorm']);
+  const run = (args: string[]) => execFileSync(process.execPath, args, { cwd: app, encoding: 'utf8' }).trim().split('\n').pop();
+  const check = `const handlers = () => tf.io.getSaveHandlers('file://m').length;
+    const before = handlers();
+    const { batchNormalization } = await load('tfjs-batchnorm');
+    const afterMain = handlers();
+    const { loadModel, saveModel } = await load('tfjs-batchnorm/io');
+    const { convertNormalization } = await load('tfjs-batchnorm/convert');
+    const model = tf.sequential({ layers: [tf.layers.dense({ units: 3, inputShape: [2] }), batchNormalization()] });
+    await saveModel(model, 'saved');
+    const { counts } = await convertNormalization(await loadModel('saved'), 'stock');
+    console.log(JSON.stringify([before, afterMain, handlers(), counts.batchNormalization]));`;
+  const expected = JSON.stringify([0, 0, 1, 1]);
+  expect(run(['-e', `const tf = require('@tensorflow/tfjs'); const load = async (m) => require(m); (async () => { ${check} })();`])).toBe(expected);
+  expect(run(['--input-type=module', '-e', `import * as tf from '@tensorflow/tfjs'; const load = (m) => import(m); ${check}`])).toBe(expected);
+  const bin = execFileSync(path.join(app, 'node_modules', '.bin', 'tfjs-batchnorm'), ['fold', 'saved/model.json', 'folded'], { cwd: app, encoding: 'utf8' });
+  expect(bin).toMatch(/^Folded 1 of 1 BatchNormalization layer\(s\); wrote folded/);
+  fs.writeFileSync(path.join(app, 'esm.mts'), [
+    "import * as tf from '@tensorflow/tfjs';",
+    "import { batchNormalization, type BatchNormalizationArgs } from 'tfjs-batchnorm';",
+    "import { loadModel } from 'tfjs-batchnorm/io';",
+    "import { convertNormalization, type ConversionResult } from 'tfjs-batchnorm/convert';",
+    'const args: BatchNormalizationArgs = { momentum: 0.9 };',
+    'const model: tf.LayersModel = tf.sequential({ layers: [batchNormalization(args)] });',
+    "export const converted: Promise<ConversionResult> = loadModel('m').then(() => convertNormalization(model, 'stock'));",
+  ].join('\n'));
+  fs.writeFileSync(path.join(app, 'cjs.cts'), [
+    "import bn = require('tfjs-batchnorm');",
+    "import io = require('tfjs-batchnorm/io');",
+    "import cv = require('tfjs-batchnorm/convert');",
+    "export const made: unknown = [bn.batchNormalization({ axis: 1 }), io.saveModel, cv.foldBatchNorm];",
+    // Not exported by the main entry: IO lives in tfjs-batchnorm/io.
+    '// @ts-expect-error',
+    'export const missing: unknown = bn.loadModel;',
+  ].join('\n'));
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'node16', '--moduleResolution', 'node16', '--target', 'es2020',
+    '--skipLibCheck', '--types', 'node', 'esm.mts', 'cjs.cts'], { cwd: app, encoding: 'utf8' });
+  fs.rmSync(app, { recursive: true, force: true });
+}, 120000);
 
 test('a second copy of @tensorflow/tfjs is refused at import, naming both folders and the fix', () => {
   // An app with its own tfjs (hard-linked copies: a distinct folder, no disk cost) loads tfjs,

@@ -9,7 +9,8 @@
  * - Layer cases use this package's layer where they use `tf.layers.batchNormalization`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { batchNormalization, batchNormInference, batchNormTraining, BatchNormalization, toCustomBatchNorm } from '../src';
+import { batchNormalization, batchNormInference, batchNormTraining, BatchNormalization } from '../src';
+import { convertNormalization } from '../src/convert';
 import { useBackend } from './helpers/tensors';
 
 beforeAll(() => useBackend('cpu'));
@@ -173,7 +174,7 @@ describe('BatchNormalization Layers: Symbolic', () => {
         gamma_regularizer: null, beta_constraint: null, gamma_constraint: null } },
       dense('dense_1', 1, 'sigmoid'),
     ] }, keras_version: '2.2.4-tf', backend: 'tensorflow' };
-    const model = await toCustomBatchNorm(await tf.models.modelFromJSON(json as never));
+    const model = (await convertNormalization(await tf.models.modelFromJSON(json as never), 'custom', ['batchNormalization'])).model;
     expect(model.layers[1]).toBeInstanceOf(BatchNormalization);
     expect((model.predict(tf.zeros([3, 5])) as tf.Tensor).shape).toEqual([3, 1]);
     expect(model.layers[1].getWeights().length).toBe(4);

@@ -1,7 +1,7 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-// The package entry registers the file:// save/load routers and TfjsBatchNormalization.
-import '../../src';
+// tfjs-batchnorm/io registers the file:// save/load routers (and the package's layers).
+import '../../src/io';
 
 export interface ReloadCheck {
   /** Folder holding model.json and the weights. */

@@ -14,7 +14,10 @@ import { leafLayers, pathKey, rebuildModel, topologyOf } from './rebuild';
 import { stockAxisProblem } from './stock_axis';
 import { toStockForm } from './stock_features';
 
-export type BatchNormKind = 'custom' | 'stock';
+/** The class a conversion moves to: 'custom' (this package's layers) or 'stock' (tfjs's built-ins). */
+export type ConversionTarget = 'custom' | 'stock';
+/** The former name of ConversionTarget, kept for callers written against it. */
+export type BatchNormKind = ConversionTarget;
 /** Which layers to convert: BatchNormalization (and the names TF wrote for it), LayerNormalization. */
 export type NormalizationFamily = 'batchNormalization' | 'layerNormalization';
 
@@ -28,18 +31,8 @@ export interface ConversionResult {
   counts: Record<NormalizationFamily, number>;
 }
 
-/**
- * Converts every BatchNormalization layer to `to` ('custom': this package's
- * TfjsBatchNormalization; 'stock': tfjs's built-in). The input model is not changed.
- *
- * Usage: `const { model: stock, converted } = await convertBatchNorm(model, 'stock');`
- */
-export async function convertBatchNorm(model: tf.LayersModel, to: BatchNormKind): Promise<ConversionResult> {
-  return convertNormalization(model, to, ['batchNormalization']);
-}
-
 /** The class names converted from, and the one converted to, per family and direction. */
-function classNames(family: NormalizationFamily, to: BatchNormKind): [string[], string] {
+function classNames(family: NormalizationFamily, to: ConversionTarget): [string[], string] {
   if (family === 'layerNormalization') return to === 'custom' ? [[STOCK_LN], CUSTOM_LN] : [[CUSTOM_LN], STOCK_LN];
   // The aliases TF wrote (BatchNormalizationV1, ...) become the canonical name either way.
   return to === 'custom' ? [[STOCK_BN, ...ALIAS_BN], CUSTOM_BN] : [[CUSTOM_BN, ...ALIAS_BN], STOCK_BN];
@@ -50,7 +43,7 @@ function classNames(family: NormalizationFamily, to: BatchNormKind): [string[], 
  * rmsScaling, and it shapes gamma in the order the axes are given while this package (as Keras)
  * sorts them, so an unsorted axis list would not carry its weights over.
  */
-function layerNormProblem(layer: LayerConfig, to: BatchNormKind): string | null {
+function layerNormProblem(layer: LayerConfig, to: ConversionTarget): string | null {
   const axis = layer.config['axis'];
   if (Array.isArray(axis) && axis.some((a, i) => i > 0 && Number(a) < Number(axis[i - 1]))) {
     return `its axis list ${JSON.stringify(axis)} is not sorted, so gamma's shape differs between the two classes`;
@@ -65,9 +58,10 @@ function layerNormProblem(layer: LayerConfig, to: BatchNormKind): string | null 
  * LayerNormalization that cannot switch (see warnings) stays as it is. The input model is not
  * changed.
  *
- * Usage: `const { model: stock, warnings } = await convertNormalization(model, 'stock');`
+ * Usage: `const { model: stock, warnings } = await convertNormalization(model, 'stock');` (BatchNormalization only:
+ * `convertNormalization(model, 'custom', ['batchNormalization'])`)
  */
-export async function convertNormalization(model: tf.LayersModel, to: BatchNormKind,
+export async function convertNormalization(model: tf.LayersModel, to: ConversionTarget,
   families: NormalizationFamily[] = ['batchNormalization', 'layerNormalization']): Promise<ConversionResult> {
   const topology = topologyOf(model);
   const converted: string[][] = [];
@@ -114,46 +108,4 @@ export async function convertNormalization(model: tf.LayersModel, to: BatchNormK
   } finally {
     tf.dispose([...replacement.values()].flat());
   }
-}
-
-/**
- * A copy of `model` with every BatchNormalization and LayerNormalization (also inside nested
- * models) replaced by this package's layers, weights kept.
- *
- * Usage: `const custom = await toCustomNormalization(await tf.loadLayersModel('file://m/model.json'));`
- */
-export async function toCustomNormalization(model: tf.LayersModel): Promise<tf.LayersModel> {
-  return (await convertNormalization(model, 'custom')).model;
-}
-
-/**
- * A copy of `model` with this package's BatchNormalization and LayerNormalization replaced by
- * tfjs's built-ins, weights kept: the saved result loads in plain `@tensorflow/tfjs` (unless it
- * holds GroupNormalization or InstanceNormalization, which tfjs lacks).
- *
- * Usage: `await (await toStockNormalization(model)).save('file://m-stock');`
- */
-export async function toStockNormalization(model: tf.LayersModel): Promise<tf.LayersModel> {
-  return (await convertNormalization(model, 'stock')).model;
-}
-
-/**
- * A copy of `model` with every BatchNormalization (also inside nested models) replaced by this
- * package's layer, weights kept.
- *
- * Usage: `const custom = await toCustomBatchNorm(await tf.loadLayersModel('file://m/model.json'));`
- */
-export async function toCustomBatchNorm(model: tf.LayersModel): Promise<tf.LayersModel> {
-  return (await convertBatchNorm(model, 'custom')).model;
-}
-
-/**
- * A copy of `model` with every TfjsBatchNormalization replaced by tfjs's built-in, weights kept:
- * the saved result loads in plain `@tensorflow/tfjs` without this package. (BNs on a non-last
- * axis are converted too, but tfjs's built-in gets them wrong; convertBatchNorm warns.)
- *
- * Usage: `await (await toStockBatchNorm(model)).save('file://m-stock');`
- */
-export async function toStockBatchNorm(model: tf.LayersModel): Promise<tf.LayersModel> {
-  return (await convertBatchNorm(model, 'stock')).model;
 }

@@ -13,7 +13,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { batchNormalization, saveModel } from '../../src';
+import { batchNormalization } from '../../src';
+import { saveModel } from '../../src/io';
 import { examplePage } from '../../examples/browser/build';
 import { launchChromium } from '../../scripts/browser/chromium';
 import { ROOT, serve, Served } from '../../scripts/browser/serve';

@@ -6,7 +6,7 @@
  */
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { loadModel } from '../../src';
+import { loadModel } from '../../src/io';
 import { run } from '../../src/cli/run';
 
 interface Outcome { name: string; message: string }
