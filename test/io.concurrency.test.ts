@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { loadModel, saveModel } from '../src';
+import { loadModel, saveModel } from '../src/io';
 import { concurrencySweep } from './fuzz/concurrency';
 import { cleanUp, tempDir } from './fixtures/helpers';
 

@@ -9,7 +9,8 @@ import type { AddressInfo } from 'net';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { loadModel, readModelArtifacts } from '../src';
+import { loadModel } from '../src/io';
+import { readModelArtifacts } from '../src/io/file_system';
 import { fromKeras3, isKeras3 } from '../src/io/keras3';
 import { useBackend } from './helpers/tensors';
 

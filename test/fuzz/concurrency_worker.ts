@@ -11,7 +11,7 @@ import '../setup/quiet_tfjs';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { loadModel, saveModel } from '../../src';
+import { loadModel, saveModel } from '../../src/io';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const print = (line: unknown) => process.stdout.write(`${JSON.stringify(line)}\n`);
