@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { loadKerasModel, loadModel, ModelFileError } from '../src';
+import { loadKerasModel, loadModel, ModelFileError } from '../src/io';
 import { readKerasFile } from '../src/io/keras3/read';
 import { saveKerasModel } from '../src/io/keras3/node';
 import { useBackend } from './helpers/tensors';

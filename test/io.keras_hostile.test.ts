@@ -9,7 +9,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import '../src';
-import { loadModel, ModelFileError } from '../src';
+import { loadModel, ModelFileError } from '../src/io';
 import { encodeHdf5, h5Group } from '../src/io/keras3/hdf5_write';
 import { run } from '../src/cli/run';
 

@@ -8,11 +8,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { loadModel, ModelFileError, saveModel } from '../../src';
+import { loadModel, ModelFileError, saveModel } from '../../src/io';
 import { cleanUp, tempDir } from '../fixtures/helpers';
 
 type Tf = typeof import('@tensorflow/tfjs');
-type Pkg = typeof import('../../src');
+type Pkg = typeof import('../../src') & typeof import('../../src/io');
+/** The layers entry and tfjs-batchnorm/io (which registers the package's file:// routers), as one object. */
+const loadPkg = (): Pkg => ({ ...require('../../src'), ...require('../../src/io') });
 type TfjsNode = typeof import('@tensorflow/tfjs-node');
 
 const SECRET = Buffer.from('outside bytes, never to be read as weights!!');
@@ -58,15 +60,15 @@ async function expectRefused(pkg: Pkg, t: Tf, file: string): Promise<void> {
 it('tfjs-node is loaded and its own router alone would read the outside file', async () => {
   const node: TfjsNode = require('@tensorflow/tfjs-node');
   expect(tf.getBackend()).toBe('tensorflow');
-  const file = await hostileModel(require('../../src'), tf);
+  const file = await hostileModel(loadPkg(), tf);
   // What the package protects against: tfjs-node's handler, asked directly, reads the secret.
   const artifacts = await node.io.fileSystem(file).load();
   expect(Buffer.from(artifacts.weightData as ArrayBuffer).equals(SECRET)).toBe(true);
 });
 
 it('tfjs-node required first: loadModel and tf.loadLayersModel(file://) refuse the outside path', async () => {
-  const file = await hostileModel(require('../../src'), tf);
-  await expectRefused(require('../../src'), tf, file);
+  const file = await hostileModel(loadPkg(), tf);
+  await expectRefused(loadPkg(), tf, file);
   expect(await loadModel(file).catch((e) => e)).toBeInstanceOf(ModelFileError);
 });
 
@@ -76,7 +78,7 @@ it('tfjs-node required after the package: the same refusal', async () => {
   jest.isolateModules(() => {
     t = require('@tensorflow/tfjs');
     jest.doMock('@tensorflow/tfjs', () => t);
-    pkg = require('../../src');
+    pkg = loadPkg();
     require('@tensorflow/tfjs-node');
   });
   jest.dontMock('@tensorflow/tfjs');
@@ -87,7 +89,7 @@ it('tfjs-node required after the package: the same refusal', async () => {
 });
 
 it('model.save(file://…) goes through the package: nested folders made, a crash-safe save replaces in place', async () => {
-  const m = model(tf, require('../../src').batchNormalization);
+  const m = model(tf, loadPkg().batchNormalization);
   const dir = path.join(root, 'a', 'b', 'c');
   await m.save(`file://${dir}`);
   expect(fs.readdirSync(dir).sort()).toEqual(['model.json', 'weights.bin']);
