@@ -9,7 +9,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { batchNormalization, loadModel, ModelFileError } from '../src';
+import { batchNormalization } from '../src';
+import { loadModel, ModelFileError } from '../src/io';
 import { fromKeras3, KerasFormatError } from '../src/io/keras3';
 import { KERAS3_WEIGHTS, keras3ModelConfig } from './fixtures/keras3_synthetic';
 
