@@ -12,6 +12,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { loadKerasModel, loadModel, ModelFileError } from '../src/io';
 import { readKerasFile } from '../src/io/keras3/read';
 import { saveKerasModel } from '../src/io/keras3/node';
+import { run } from '../src/cli/run';
 import { useBackend } from './helpers/tensors';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'keras3', 'models');
@@ -140,5 +141,25 @@ describe('loadKerasModel (browser-safe: URL, File/Blob or bytes)', () => {
     await expect(loadKerasModel('/big.keras', { fetchFunc: huge })).rejects.toThrow(/is 5000000000 bytes, more than the limit/);
     await expect(loadKerasModel(new Uint8Array([1, 2, 3]))).rejects.toThrow(ModelFileError);
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('the CLI with Keras files', () => {
+  test('convert model.h5 out.keras, then verify out.keras against model.keras (exit 0, identical)', async () => {
+    await useBackend('cpu');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keras-cli-'));
+    try {
+      const out = path.join(dir, 'out.keras');
+      const text: string[] = [];
+      const io = { stdout: (t: string) => { text.push(t); }, stderr: (t: string) => { text.push(t); } };
+      const fixture = path.join(FIXTURES, 'convnext_block');
+      expect(await run(['convert', path.join(fixture, 'model.h5'), out], io)).toBe(0);
+      expect(text.join('')).toContain(`Wrote ${out} (a Keras 3 archive)`);
+      expect(await run(['verify', path.join(fixture, 'model.keras'), out, '--runs', '1', '--json'], io)).toBe(0);
+      const result = JSON.parse(text[text.length - 1]);
+      expect(result.maxAbsDiff).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

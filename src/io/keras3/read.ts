@@ -15,6 +15,7 @@ import { unzipSync, UnzipFileInfo } from 'fflate';
 import { ModelFileError } from '../errors';
 import { checkJsonDepth } from '../safe_read';
 import { fromKeras3File } from './index';
+import { isObject } from './json';
 import {
   child, Hdf5File, Hdf5Group, isGroup, isHdf5, keys, openHdf5, readDataset, ReadWeight, stringListAttribute, attribute,
   MAX_HDF5_DEPTH,
@@ -77,10 +78,6 @@ function parseJson(bytes: Uint8Array, shown: string, maxBytes: number, expected:
   } catch (e) {
     throw new ModelFileError(shown, `is not valid JSON (${(e as Error).message}); expected ${expected}.`);
   }
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v != null && typeof v === 'object' && !Array.isArray(v);
 }
 
 /** Packs read weights the way a model.json's single shard holds them. */

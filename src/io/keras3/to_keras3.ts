@@ -6,12 +6,12 @@
  * builds the same paths from the same config Keras will read.
  */
 import * as tf from '@tensorflow/tfjs';
+import { Json, toSnakeCase } from './json';
 import { CUSTOM_BN, CUSTOM_LN, GROUP_NORM, INSTANCE_NORM, MODEL_CLASSES, STOCK_BN, STOCK_LN } from '../../core/class_names';
 
 /** The Keras release whose archive layout and config format are written. */
 export const KERAS_VERSION = '3.15.1';
 
-type Json = Record<string, unknown>;
 
 /** tfjs (and this package's) class names that Keras 3 spells differently. */
 const KERAS_CLASS: Record<string, string> = {
@@ -24,15 +24,6 @@ const KERAS_CLASS: Record<string, string> = {
  */
 const NOT_WRITABLE = new Set(['SimpleRNN', 'GRU', 'LSTM', 'ConvLSTM2D', 'RNN', 'StackedRNNCells', 'Bidirectional',
   'TimeDistributed', 'SimpleRNNCell', 'GRUCell', 'LSTMCell', 'ConvLSTM2DCell']);
-
-/**
- * Keras's `to_snake_case`, which names a layer's entry in model.weights.h5 after its class.
- *
- * Usage: `toSnakeCase('DepthwiseConv2D') // 'depthwise_conv2d'`
- */
-export function toSnakeCase(name: string): string {
-  return name.replace(/\W+/g, '').replace(/(.)([A-Z][a-z]+)/g, '$1_$2').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
-}
 
 /** Keras 3's initializer arguments, by class (tfjs writes the VarianceScaling family with its base's). */
 const INITIALIZER_ARGS: Record<string, string[]> = {
