@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { convertNormalization, BatchNormKind } from '../convert/convert';
+import { convertNormalization, ConversionTarget } from '../convert/convert';
 import { foldBatchNorm } from '../convert/fold';
 import { loadModel, saveModel } from '../io/load_save';
 import { saveKerasModel } from '../io/keras3/node';
@@ -128,7 +128,7 @@ function buildProgram(out: CliOutput, setCode: (code: number) => void): Command 
     .addOption(maxJsonOption())
     .allowExcessArguments(false)
     .addHelpText('after', '\nExample:\n  tfjs-batchnorm convert models/net/model.json models/net-custom --to custom')
-    .action(async (input: string, outDir: string, opts: { to?: BatchNormKind; backend: string; maxModelJsonMb: number }) => {
+    .action(async (input: string, outDir: string, opts: { to?: ConversionTarget; backend: string; maxModelJsonMb: number }) => {
       if (opts.to == null && !outDir.endsWith('.keras')) throw new Error("required option '--to <kind>' not specified");
       await withBackend(opts.backend, async () => {
         const model = await load(out, input, opts.maxModelJsonMb);
@@ -139,7 +139,7 @@ function buildProgram(out: CliOutput, setCode: (code: number) => void): Command 
             out.stdout(`Wrote ${outDir} (a Keras 3 archive)\n`);
             return;
           }
-          const to = opts.to as BatchNormKind; // present: checked above for every output but .keras
+          const to = opts.to as ConversionTarget; // present: checked above for every output but .keras
           const { model: converted, counts, warnings } = await convertNormalization(model, to);
           try {
             await announceIfSlow(out, `saving ${outDir}`, () => saveModel(converted, outDir));

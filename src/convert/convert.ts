@@ -16,8 +16,6 @@ import { toStockForm } from './stock_features';
 
 /** The class a conversion moves to: 'custom' (this package's layers) or 'stock' (tfjs's built-ins). */
 export type ConversionTarget = 'custom' | 'stock';
-/** The former name of ConversionTarget, kept for callers written against it. */
-export type BatchNormKind = ConversionTarget;
 /** Which layers to convert: BatchNormalization (and the names TF wrote for it), LayerNormalization. */
 export type NormalizationFamily = 'batchNormalization' | 'layerNormalization';
 

@@ -71,6 +71,9 @@ class BatchNormalizationLayer extends NormalizationBase {
       variance: this.resolveInitializer(args.movingVarianceInitializer, 'ones'),
     };
     this.renormOptions = parseRenormArgs(args, (expected, received) => this.error(expected, received));
+    // Freezing a model (trainable = false on any container around the layer) freezes the layer,
+    // as in Keras. Installed by the first layer made, so importing the package patches nothing.
+    freezeWithContainers(isBatchNormalization);
   }
 
   protected override kind(): string {
@@ -239,5 +242,7 @@ export type BatchNormalization = BatchNormalizationLayer;
 export function batchNormalization(args?: BatchNormalizationArgs): BatchNormalization {
   return new BatchNormalization(args);
 }
-// Freezing a model (trainable = false on any container around the layer) freezes the layer, as in Keras.
-freezeWithContainers((layer) => layer instanceof BatchNormalization);
+
+function isBatchNormalization(layer: tf.layers.Layer): boolean {
+  return layer instanceof BatchNormalization;
+}

@@ -21,12 +21,13 @@ const targets: Target[] = [];
 
 /**
  * Makes `model.trainable = value` reach the layers `isTarget` selects inside `model`, at any depth.
- * Installs the setter once per tfjs instance; every call adds a predicate.
+ * Installs the setter once per tfjs instance; each predicate is added once, so layer constructors
+ * may call it every time.
  *
  * Usage: `freezeWithContainers((layer) => layer instanceof BatchNormalization);`
  */
 export function freezeWithContainers(isTarget: Target): void {
-  targets.push(isTarget);
+  if (!targets.includes(isTarget)) targets.push(isTarget);
   const proto = tf.LayersModel.prototype as unknown as Record<symbol, unknown>;
   if (proto[INSTALLED]) return;
   const inherited = findAccessor(tf.LayersModel.prototype, 'trainable');
