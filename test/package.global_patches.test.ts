@@ -5,7 +5,9 @@
  * made; the `file://` routers and the Keras 3 translation of tfjs's own loaders come with
  * `tfjs-batchnorm/io` only. Each scenario imports into a fresh tfjs, so registries do not leak.
  */
-type Tf = typeof import('@tensorflow/tfjs');
+import type * as tfjs from '@tensorflow/tfjs';
+
+type Tf = typeof tfjs;
 
 /** A fresh tfjs with `entries` (paths under src/) imported against it, and require for more. */
 function freshTfjs(...entries: string[]): { tf: Tf; load: (entry: string) => Record<string, unknown> } {
