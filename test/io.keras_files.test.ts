@@ -65,8 +65,8 @@ function errorVsKeras(model: tf.LayersModel, ref: Ref): number {
   });
 }
 
-/** The fixtures this package's layers can build (RMSNormalization and UnitNormalization are not here yet). */
-const LOADABLE = ['cnn_bn', 'convnext_block', 'mobilenet_v2', 'renorm_frozen', 'unet_block'];
+/** Every fixture, listed so that a missing one fails rather than being skipped. */
+const LOADABLE = ['cnn_bn', 'convnext_block', 'mobilenet_v2', 'renorm_frozen', 'token_norms', 'unet_block'];
 
 describe.each(['cpu', 'wasm'] as const)('loadModel on %s', (backend) => {
   beforeAll(() => useBackend(backend));

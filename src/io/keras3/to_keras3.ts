@@ -62,7 +62,8 @@ function dtypePolicy(dtype: unknown): Json {
 function layerConfig(className: string, config: Json, layerName: string): Json {
   const out: Json = {};
   for (const [key, value] of Object.entries(config)) {
-    if (key === 'batch_input_shape' || key === 'input_shape' || key === 'input_dim' || key === 'input_length') continue;
+    // Keras 3 takes a model's input from its InputLayer; Embedding's input_length is gone from Keras 3.
+    if (key === 'batch_input_shape' || key === 'input_shape' || key === 'input_length') continue;
     const module = OBJECT_MODULES.find(([re]) => re.test(key))?.[1];
     if (module != null && value != null && typeof value === 'object' && 'class_name' in (value as Json)) {
       const v = value as Json;
