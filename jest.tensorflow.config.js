@@ -15,12 +15,14 @@ module.exports = {
   testPathIgnorePatterns: [],
   // Chosen to fit the time budget (install plus this run within two minutes on two cores):
   // the tests only this backend has (test/tensorflow/: kernels, file:// safety and saves with the
-  // real tfjs-node), file:// IO and routing, and the layers' numerics, training and serialization.
+  // real tfjs-node), the Teachable Machine conversion (predictions equal within 1e-5), file:// IO
+  // and routing, and the layers' numerics, training and serialization.
   // io.hostile and io.save pass here too but are the two slowest IO files; their tfjs-node
   // specific cases (a manifest path out of the folder, saving the addon's arrays) are in
   // test/tensorflow/io.test.ts.
   testMatch: [
     '<rootDir>/test/tensorflow/**/*.test.ts',
+    '<rootDir>/test/convert.teachable_machine.test.ts',
     '<rootDir>/test/io.file_system.test.ts',
     '<rootDir>/test/io.router.test.ts',
     '<rootDir>/test/layer.builtin_parity.test.ts',

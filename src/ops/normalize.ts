@@ -1,8 +1,7 @@
 /**
  * The one dispatcher of this package: every normalization runs NormForward or NormApply
  * (../kernels/names.ts) through the engine when the active backend has all three kernels
- * registered (cpu and wasm here; tfjs-node's tensorflow and webgpu once kernels are registered
- * for them), else the same computation as tf ops (composite.ts). Inputs are cast to float32 and
+ * registered (cpu, wasm and webgpu here; tfjs-node's tensorflow on its first use), else the same computation as tf ops (composite.ts). Inputs are cast to float32 and
  * missing gamma / beta filled here, once, for both paths.
  *
  * Also the per-sample normalization op the layers call (LayerNormalization, GroupNormalization,
@@ -13,6 +12,7 @@ import type { NormInputs } from '../core/types';
 import { viewShape } from '../core/view';
 import { NORM_KERNEL_NAMES, NormApply, NormAttrs, normAttrs, NormForward } from '../kernels/names';
 import { registerNormKernels } from '../kernels/register';
+import { registerTensorflowKernels } from '../kernels/tensorflow';
 import { compositeApply, compositeForward } from './composite';
 
 export type { NormInputs };
@@ -32,6 +32,9 @@ const served = new Map<string, boolean>();
 export function hasNormKernels(backendName: string = tf.getBackend()): boolean {
   let known = served.get(backendName);
   if (known == null) {
+    // tfjs-node's kernels are registered once its backend exists (its package is never imported
+    // here, and it may be loaded after this package): on the first use of that backend.
+    if (backendName === 'tensorflow') registerTensorflowKernels();
     known = NORM_KERNEL_NAMES.every((name) => tf.getKernel(name, backendName) != null);
     served.set(backendName, known);
   }

@@ -113,3 +113,23 @@ it('BatchNormalization and contiguous per-sample views run TensorFlow\'s fused o
   // RMSNormalization (not centered) always takes the reductions.
   expect(reductions(await nested(VIEWS[2][1], false))).toContain('Mean');
 });
+
+it('the layers dispatch to these kernels on tensorflow: a training step runs NormForward and NormBackward, inference NormApply or NormForward', async () => {
+  // Required here, after the setup loaded tfjs-node: the dispatcher registers the kernels on first use.
+  const { batchNormalization, layerNormalization, rmsNormalization } = require('../../src');
+  for (const make of [batchNormalization, layerNormalization, rmsNormalization]) {
+    const model = tf.sequential({ layers: [tf.layers.dense({ units: 6, inputShape: [4] }), make({ axis: -1 })] });
+    model.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+    const x = tf.randomNormal([8, 4], 0, 1, 'float32', 5);
+    const y = tf.randomNormal([8, 6], 0, 1, 'float32', 6);
+    const ours = async (f: () => Promise<unknown> | unknown) =>
+      (await tf.profile(async () => { tf.dispose(await f() as tf.Tensor); return []; })).kernels
+        .map((k) => k.name).filter((n) => n.startsWith('TfjsNorm'));
+    const layer = model.layers[1].getClassName();
+    expect({ layer, train: await ours(() => model.trainOnBatch(x, y)) }).toEqual({ layer, train: [NormForward, NormBackward] });
+    const inference = make === batchNormalization ? NormApply : NormForward;
+    expect({ layer, infer: await ours(() => model.predict(x)) }).toEqual({ layer, infer: [inference] });
+    model.dispose();
+    tf.dispose([x, y]);
+  }
+});
