@@ -234,7 +234,7 @@ describe('bad model files: clear error naming the file, nothing on disk changed'
     const json = readJson();
     json.weightsManifest[0].weights[0].quantization = { dtype: 'uint8' };
     writeJson(json);
-    await expectLoadError(/weightsManifest\[0\]\.weights\[0\]: weight ".*" is quantized to uint8 but lacks numeric "min" and "scale"/);
+    await expectLoadError(/weightsManifest\[0\]\.weights\[0\]: weight ".*" is quantized to uint8 but lacks finite numeric "min" and "scale"/);
   });
 
   it('not JSON', async () => {

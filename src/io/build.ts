@@ -7,7 +7,25 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ModelFileError } from './errors';
-import { checkTopology, DEFAULT_MAX_LAYERS } from './topology';
+import { checkTopology } from './topology';
+import { checkWeightValues, WeightValueOptions } from './weight_values';
+
+/** Limits and policies of a load (see docs/safety.md). */
+export interface LoadChecks extends WeightValueOptions {
+  /** Most layers a loaded model may have, nested models included (default DEFAULT_MAX_LAYERS). */
+  maxLayers?: number;
+  /** Longest chain of layers one after another, nested models included (default DEFAULT_MAX_DEPTH). */
+  maxDepth?: number;
+  /** Most values one layer may output per sample (default DEFAULT_MAX_ACTIVATION_VALUES). */
+  maxActivationValues?: number;
+}
+
+/**
+ * Default limit on the values one layer outputs for one sample: 2^28, 1 GiB as float32, which is
+ * more than any layer of a real model outputs (a 1024 x 1024 image with 256 channels) and more
+ * than a 32-bit browser or a small machine can allocate for even a batch of one.
+ */
+export const DEFAULT_MAX_ACTIVATION_VALUES = 2 ** 28;
 
 type LayerVariable = tf.LayerVariable;
 type AddWeight = (this: tf.layers.Layer, name: string, shape: number[], dtype?: tf.DataType, ...rest: unknown[]) => LayerVariable;
@@ -25,18 +43,28 @@ const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
  * Builds the model in `artifacts.modelTopology` with zero-filled weights, checked against
- * `artifacts.weightSpecs`. Throws ModelFileError naming `file`; leaks nothing on failure.
+ * `artifacts.weightSpecs` and `checks`, with its training config (if any) loaded. Throws
+ * ModelFileError naming `file`; leaks nothing on failure.
  *
  * Usage: `const model = await buildChecked(artifacts, 'm/model.json'); model.loadWeights(weights);`
  */
 export async function buildChecked(artifacts: tf.io.ModelArtifacts, file: string,
-  maxLayers = DEFAULT_MAX_LAYERS): Promise<tf.LayersModel> {
-  checkTopology(artifacts.modelTopology, file, maxLayers);
+  checks: LoadChecks = {}): Promise<tf.LayersModel> {
+  checkTopology(artifacts.modelTopology, file, checks.maxLayers, checks.maxDepth);
+  checkWeightValues(artifacts, file, checks);
   const specs = modelWeightSpecs(artifacts.weightSpecs ?? []);
   const provided = specs.reduce((sum, s) => sum + count(s.shape), 0);
   let remaining = provided;
   const created: LayerVariable[] = [];
-  const zeros = { apply: (shape: number[], dtype?: tf.DataType) => tf.zeros(shape, dtype) };
+  // Every initial value, so that one a failing LayerVariable constructor never took is disposed too.
+  const initial: tf.Tensor[] = [];
+  const zeros = {
+    apply: (shape: number[], dtype?: tf.DataType) => {
+      const t = tf.zeros(shape, dtype);
+      initial.push(t);
+      return t;
+    },
+  };
   const proto = tf.layers.Layer.prototype as unknown as { addWeight: AddWeight };
   const original = proto.addWeight;
   proto.addWeight = function addWeightWithinBudget(name, shape, dtype, ...rest) {
@@ -67,8 +95,16 @@ export async function buildChecked(artifacts: tf.io.ModelArtifacts, file: string
   try {
     model = await pending;
     checkWeightsMatch(model, specs, file);
+    checkActivations(model, file, checks.maxActivationValues ?? DEFAULT_MAX_ACTIVATION_VALUES);
+    if (artifacts.trainingConfig != null) loadTrainingConfig(model, artifacts.trainingConfig, file);
     return model;
   } catch (e) {
+    tf.dispose(initial);
+    try {
+      model?.dispose();
+    } catch {
+      // Partly disposed already; the loop below disposes the rest.
+    }
     // The model may not exist yet (a later layer failed): dispose what was created one by one.
     for (const v of created) {
       try {
@@ -78,7 +114,73 @@ export async function buildChecked(artifacts: tf.io.ModelArtifacts, file: string
       }
     }
     if (e instanceof ModelFileError) throw e;
-    throw new ModelFileError(file, `is not a loadable layers model: ${(e as Error).message}`);
+    throw new ModelFileError(file, `is not a loadable layers model: ${clearMessage((e as Error).message)}`);
+  }
+}
+
+/**
+ * tfjs's message for a layer called on too many inputs lists them as `[object Object]`; the file's
+ * side of it (which layer, which field) says more.
+ */
+function clearMessage(message: string): string {
+  const m = /^Layer (\S+) expects (\d+) inputs?, but it received (\d+) input tensors?\./.exec(message);
+  if (m == null) return message.replace(/\[object Object\]/g, '{...}');
+  return `layer '${m[1]}' takes ${m[2]} input(s), but its inbound_nodes entry in the file connects ${m[3]}; ` +
+    'expected as many references as the layer takes inputs.';
+}
+
+/** Every layer's output, per sample, must fit in memory (tfjs would fail with a bare allocation error). */
+function checkActivations(model: tf.LayersModel, file: string, maxValues: number): void {
+  const stack: tf.layers.Layer[] = [...model.layers];
+  while (stack.length > 0) {
+    const layer = stack.pop()!;
+    if (layer instanceof tf.LayersModel) stack.push(...layer.layers);
+    let shapes: tf.Shape[];
+    try {
+      const out = layer.outputShape;
+      shapes = Array.isArray(out[0]) || out.length === 0 ? out as tf.Shape[] : [out as tf.Shape];
+    } catch {
+      // A layer called more than once with different shapes has no single output shape.
+      continue;
+    }
+    for (const shape of shapes) {
+      const values = shape.slice(1).reduce<number>((a, d) => a * (d ?? 1), 1);
+      if (values > maxValues) {
+        throw new ModelFileError(file, `layer '${layer.name}' (${layer.getClassName()}) outputs shape ` +
+          `${JSON.stringify(shape)}: ${values} values (${(values * 4 / 2 ** 30).toFixed(1)} GiB as float32) per ` +
+          `sample, more than the limit of ${maxValues} (raise it with the maxActivationValues option); there would not ` +
+          'be memory to run it.');
+      }
+    }
+  }
+}
+
+/**
+ * Compiles the model with the file's training config, as tfjs does after loading; a config tfjs
+ * cannot use becomes a ModelFileError that names its fields.
+ */
+function loadTrainingConfig(model: tf.LayersModel, config: unknown, file: string): void {
+  const expected = 'expected {"loss": a loss tfjs knows, "optimizer_config": {"class_name": an optimizer tfjs knows, ' +
+    '"config": {...}}}, or no trainingConfig (it is used only to resume training)';
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v != null && !Array.isArray(v);
+  if (!isObj(config)) throw new ModelFileError(file, `"trainingConfig" is ${JSON.stringify(config)?.slice(0, 60)}; ${expected}.`);
+  const optimizer = config['optimizer_config'];
+  if (!isObj(optimizer) || typeof optimizer['class_name'] !== 'string' || !isObj(optimizer['config'])) {
+    throw new ModelFileError(file, `"trainingConfig.optimizer_config" is ${JSON.stringify(optimizer)?.slice(0, 60)}; ${expected}.`);
+  }
+  const loss = config['loss'];
+  const names = typeof loss === 'string' ? [loss] : Array.isArray(loss) ? loss : isObj(loss) ? Object.values(loss) : [loss];
+  if (!names.every((n) => typeof n === 'string')) {
+    throw new ModelFileError(file, `"trainingConfig.loss" is ${JSON.stringify(loss)?.slice(0, 60)}; ${expected}.`);
+  }
+  type LayersTrainingConfig = Parameters<tf.LayersModel['loadTrainingConfig']>[0];
+  try {
+    model.loadTrainingConfig(config as unknown as LayersTrainingConfig);
+  } catch (e) {
+    // tfjs looks optimizers up among serializable classes and calls every unknown one a layer.
+    const problem = (e as Error).message.split('\n')[0].replace(/^Unknown layer: (.*?)\. .*$/, 'unknown optimizer $1');
+    throw new ModelFileError(file, `"trainingConfig" (loss ${JSON.stringify(loss)}, optimizer ` +
+      `${JSON.stringify(optimizer['class_name'])}) cannot be loaded: ${problem}; ${expected}.`);
   }
 }
 

@@ -8,7 +8,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { MODEL_JSON, saveInPlace, WriteFile } from './save_in_place';
 import { ModelFileError } from './errors';
-import { buildChecked } from './build';
+import { buildChecked, LoadChecks } from './build';
 import { checkModelJson, entryBytes } from './model_json';
 import { DEFAULT_MAX_MODEL_JSON_BYTES, readModelJsonText, readShards, ShardNotFoundError } from './safe_read';
 import { fromKeras3File } from './keras3';
@@ -16,13 +16,11 @@ import { fromKeras3File } from './keras3';
 export { MODEL_JSON };
 export const WEIGHTS_BIN = 'weights.bin';
 
-export interface FileSystemOptions {
+export interface FileSystemOptions extends LoadChecks {
   /** Replaces the function that writes (and fsyncs) each file of a save; for fault injection. */
   writeFile?: WriteFile;
   /** Largest model.json read, in bytes (default DEFAULT_MAX_MODEL_JSON_BYTES, 64 MiB). */
   maxModelJsonBytes?: number;
-  /** Most layers a loaded model may have, nested models included (default DEFAULT_MAX_LAYERS). */
-  maxLayers?: number;
   /** How long a save waits for another save into the same folder, in ms (default 60000). */
   lockTimeoutMs?: number;
 }
@@ -102,7 +100,7 @@ async function readArtifactsFrom(file: string, text: string): Promise<tf.io.Mode
 async function readCheckedArtifacts(modelPath: string, options: FileSystemOptions): Promise<tf.io.ModelArtifacts> {
   const file = await resolveModelJson(modelPath);
   const artifacts = await readModelArtifacts(file, options);
-  const model = await buildChecked(artifacts, file, options.maxLayers);
+  const model = await buildChecked(artifacts, file, options);
   model.dispose();
   return artifacts;
 }

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ModelFileError } from './errors';
-import { buildChecked, modelWeightSpecs } from './build';
+import { buildChecked, LoadChecks, modelWeightSpecs } from './build';
 
 /**
  * Builds a model from read artifacts (see buildChecked) and loads their weights into it; `file`
@@ -13,13 +13,11 @@ import { buildChecked, modelWeightSpecs } from './build';
  * Usage: `const model = await modelFromArtifacts(kerasArtifacts(bytes, 'm.keras'), 'm.keras');`
  */
 export async function modelFromArtifacts(artifacts: tf.io.ModelArtifacts, file: string,
-  maxLayers?: number): Promise<tf.LayersModel> {
-  const model = await buildChecked(artifacts, file, maxLayers);
+  checks: LoadChecks = {}): Promise<tf.LayersModel> {
+  // Built with the training config loaded, if the file has one.
+  const model = await buildChecked(artifacts, file, checks);
   let weights: tf.NamedTensorMap = {};
   try {
-    // tfjs-core and tfjs-layers declare the same TrainingConfig JSON twice.
-    type LayersTrainingConfig = Parameters<tf.LayersModel['loadTrainingConfig']>[0];
-    if (artifacts.trainingConfig != null) model.loadTrainingConfig(artifacts.trainingConfig as LayersTrainingConfig);
     if (artifacts.userDefinedMetadata != null) model.setUserDefinedMetadata(artifacts.userDefinedMetadata);
     // Optimizer state is for resuming training; inference tools leave it out, as tfjs does without an optimizer.
     const keep = new Set(modelWeightSpecs(artifacts.weightSpecs ?? []).map((s) => s.name));

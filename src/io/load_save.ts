@@ -18,9 +18,9 @@ import type { KerasReadOptions } from './keras3/read';
  */
 export async function loadModel(modelPath: string, options: FileSystemOptions & KerasReadOptions = {}): Promise<tf.LayersModel> {
   const plain = stripFileScheme(modelPath);
-  if (isKerasFileName(plain)) return modelFromArtifacts(await readKerasModelFile(plain, options), plain, options.maxLayers);
+  if (isKerasFileName(plain)) return modelFromArtifacts(await readKerasModelFile(plain, options), plain, options);
   const file = await resolveModelJson(plain);
-  return modelFromArtifacts(await readModelArtifacts(file, options), file, options.maxLayers);
+  return modelFromArtifacts(await readModelArtifacts(file, options), file, options);
 }
 
 /**

@@ -44,6 +44,18 @@ export function checkModelJson(json: unknown, file: string): tf.io.ModelJSON {
     throw new ModelFileError(file, `${expected}, but "weightsManifest" is ${describe(json['weightsManifest'])}.`);
   }
   json['weightsManifest'].forEach((group, i) => checkGroup(group, i, file));
+  // A shard listed twice would be read twice, its bytes standing in for other weights.
+  const shards = new Map<string, string>();
+  (json['weightsManifest'] as ManifestGroup[]).forEach((group, i) => group.paths.forEach((p, j) => {
+    const key = p.split('/').filter((part) => part !== '' && part !== '.').join('/');
+    const where = `weightsManifest[${i}].paths[${j}]`;
+    const first = shards.get(key);
+    if (first != null) {
+      throw new ModelFileError(file, `${where} lists the shard ${JSON.stringify(p)} again (as ${first} does); expected ` +
+        'each shard listed once.');
+    }
+    shards.set(key, where);
+  }));
   const names = new Set<string>();
   for (const entry of (json['weightsManifest'] as ManifestGroup[]).flatMap((g) => g.weights)) {
     if (names.has(entry.name)) throw new ModelFileError(file, `weight "${entry.name}" appears twice in the manifest.`);
@@ -84,8 +96,8 @@ function checkEntry(entry: unknown, where: string, file: string): void {
   if (!isObject(q) || !['uint8', 'uint16', 'float16'].includes(q['dtype'] as string)) {
     throw fail(`weight "${name}" has quantization ${JSON.stringify(q)}; expected dtype uint8, uint16 or float16.`);
   }
-  if (q['dtype'] !== 'float16' && (typeof q['min'] !== 'number' || typeof q['scale'] !== 'number')) {
-    throw fail(`weight "${name}" is quantized to ${q['dtype']} but lacks numeric "min" and "scale".`);
+  if (q['dtype'] !== 'float16' && (!Number.isFinite(q['min']) || !Number.isFinite(q['scale']))) {
+    throw fail(`weight "${name}" is quantized to ${q['dtype']} but lacks finite numeric "min" and "scale".`);
   }
 }
 

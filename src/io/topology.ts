@@ -1,7 +1,11 @@
 /**
  * Checks a layers-model topology before tfjs builds it. tfjs rebuilds a functional model by
- * retrying layer calls until every input exists, so a reference to a missing layer or node, or a
- * cycle, makes it loop forever; these checks turn such files into a ModelFileError instead.
+ * retrying layer calls until every input exists, so a reference to a missing layer or node, an
+ * empty inbound node, a cycle, or a layer whose config names it differently from its entry makes
+ * it loop forever; these checks turn such files into a ModelFileError instead. They also refuse
+ * what tfjs would fail on with an unclear message or a leak: layer names tfjs does not accept as
+ * tensor names or that collide with JavaScript object properties, and inputs of a rank tfjs's
+ * predict cannot slice into batches.
  */
 import { MODEL_CLASSES } from '../core/class_names';
 import { ModelFileError } from './errors';
@@ -13,6 +17,25 @@ type Json = Record<string, unknown>;
  * ResNet-152 has about 500), low enough that building them takes seconds, not minutes.
  */
 export const DEFAULT_MAX_LAYERS = 20000;
+
+/**
+ * Default limit on the longest chain of layers one after another (nested models' chains added).
+ * tfjs builds and runs a model by recursing along its chains, so a longer chain overflows the
+ * call stack in load or predict (see docs/safety.md for where that happens); this keeps about
+ * half of that as margin, and far above real models (a ResNet-152's longest chain is about 500).
+ */
+export const DEFAULT_MAX_DEPTH = 2000;
+
+/** The names tfjs accepts for tensors and weights (tfjs-layers' tensor name rule). */
+const VALID_NAME = /^[A-Za-z0-9][-A-Za-z0-9._/]*$/;
+
+/**
+ * tfjs's predict splits inputs into batches for ranks 1 to 6 only (batch axis included); a model
+ * with a higher-rank input loads and then cannot predict.
+ */
+export const MAX_INPUT_RANK = 6;
+
+const SHAPE_KEYS = ['batch_input_shape', 'batchInputShape', 'input_shape', 'inputShape', 'batch_shape'];
 
 function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value != null && !Array.isArray(value);
@@ -36,9 +59,12 @@ function asRef(x: unknown): Ref | null {
  *
  * Usage: `checkTopology(modelJson.modelTopology, 'm/model.json');`
  */
-export function checkTopology(topology: unknown, file: string, maxLayers = DEFAULT_MAX_LAYERS): void {
+export function checkTopology(topology: unknown, file: string, maxLayers = DEFAULT_MAX_LAYERS,
+  maxDepth = DEFAULT_MAX_DEPTH): void {
   // Walk every object in the topology (wrappers and nested models hold layer configs anywhere).
   let layerCount = 0;
+  // The sum of every model's longest chain: at least the longest chain through nested models.
+  let depth = 0;
   const stack: unknown[] = [topology];
   while (stack.length > 0) {
     const value = stack.pop();
@@ -55,13 +81,73 @@ export function checkTopology(topology: unknown, file: string, maxLayers = DEFAU
             'model (raise it with the maxLayers option); tfjs takes minutes to build that many.');
         }
       }
-      if (typeof cls === 'string' && FUNCTIONAL.includes(cls) && isObject(config)) checkFunctional(config, file);
+      if (typeof cls === 'string' && MODEL_CLASSES.includes(cls) && isObject(config) && Array.isArray(config['layers'])) {
+        depth += FUNCTIONAL.includes(cls) ? checkFunctional(config, file) : config['layers'].length;
+        if (depth > maxDepth) {
+          throw new ModelFileError(file, `has a chain of more than ${maxDepth} layers one after another (nested models ` +
+            'included), the limit for one model (raise it with the maxDepth option); tfjs recurses along such ' +
+            'chains and would overflow the call stack when building or running the model.');
+        }
+      }
+      // Layer entries: those of a model's `layers` list, and the layer a wrapper holds.
+      if (isObject(config)) {
+        if (Array.isArray(config['layers'])) for (const entry of config['layers']) checkEntry(entry, file);
+        checkEntry(config['layer'], file);
+      }
       for (const item of Object.values(value)) if (typeof item === 'object' && item != null) stack.push(item);
     }
   }
 }
 
-function checkFunctional(config: Json, file: string): void {
+function checkEntry(entry: unknown, file: string): void {
+  const cls = isObject(entry) ? entry['class_name'] ?? entry['className'] : null;
+  if (isObject(entry) && typeof cls === 'string' && isObject(entry['config'])) checkLayerConfig(cls, entry['config'], file);
+}
+
+/** The layer's name and input shape, in any layer config (nested ones and wrapped ones too). */
+function checkLayerConfig(cls: string, config: Json, file: string): void {
+  const name = config['name'];
+  const layer = `layer ${JSON.stringify(name ?? '(unnamed)')} (${cls})`;
+  if (name != null) {
+    if (typeof name !== 'string') {
+      throw new ModelFileError(file, `${layer}: config.name is ${JSON.stringify(name)}; expected a string.`);
+    }
+    checkName(name, `${layer}: config.name`, file);
+  }
+  for (const key of SHAPE_KEYS) {
+    const shape = config[key];
+    if (shape == null) continue;
+    const batch = key.startsWith('batch') ? 1 : 0;
+    if (!Array.isArray(shape) || shape.length === 0 ||
+      !shape.every((d) => d === null || (Number.isInteger(d) && d > 0))) {
+      throw new ModelFileError(file, `${layer}: config.${key} is ${JSON.stringify(shape)?.slice(0, 80)}; expected a ` +
+        'list of positive integers, or null for a size not fixed.');
+    }
+    if (shape.length + 1 - batch > MAX_INPUT_RANK) {
+      throw new ModelFileError(file, `${layer}: config.${key} ${JSON.stringify(shape)} gives inputs of rank ` +
+        `${shape.length + 1 - batch} (batch included); tfjs runs models on inputs of rank 1 to ${MAX_INPUT_RANK}.`);
+    }
+  }
+}
+
+/**
+ * A layer name must be one tfjs accepts for the tensors and weights it names, and must not be a
+ * property every JavaScript object has (tfjs keeps layers by name in plain objects, where
+ * `constructor` or `toString` would find the inherited function instead).
+ */
+function checkName(name: string, where: string, file: string): void {
+  if (!VALID_NAME.test(name)) {
+    throw new ModelFileError(file, `${where} is ${JSON.stringify(name)}; expected a name tfjs accepts: a letter or ` +
+      "digit, then letters, digits, '-', '_', '.' or '/'.");
+  }
+  if (name in Object.prototype) {
+    throw new ModelFileError(file, `${where} is ${JSON.stringify(name)}, the name of a property every JavaScript ` +
+      'object has, which tfjs cannot use as a layer name; expected another name.');
+  }
+}
+
+/** Checks a functional model's graph; returns its longest chain of layer calls. */
+function checkFunctional(config: Json, file: string): number {
   const modelName = typeof config['name'] === 'string' ? config['name'] : '(unnamed)';
   const fail = (problem: string) => new ModelFileError(file, `model '${modelName}': ${problem}`);
   const layers = config['layers'];
@@ -75,7 +161,14 @@ function checkFunctional(config: Json, file: string): void {
       throw fail(`layers[${i}] must be an object with a string "name", but is ${JSON.stringify(layer)?.slice(0, 60)}.`);
     }
     const name = layer['name'];
+    checkName(name, `layers[${i}].name`, file);
     if (nodeCounts.has(name)) throw fail(`two layers are named '${name}'; layer names must be unique.`);
+    // tfjs connects layers by the outer name and queues their calls by the config's name.
+    const inner = isObject(layer['config']) ? layer['config']['name'] : undefined;
+    if (inner != null && inner !== name) {
+      throw fail(`layers[${i}] is named '${name}' but its config names it ${JSON.stringify(inner)}; expected the same ` +
+        'name in both.');
+    }
     const nodes = layer['inbound_nodes'] ?? layer['inboundNodes'] ?? [];
     if (!Array.isArray(nodes)) throw fail(`layer '${name}': expected "inbound_nodes" to be a list.`);
     const cls = layer['class_name'] ?? layer['className'];
@@ -102,6 +195,10 @@ function checkFunctional(config: Json, file: string): void {
   for (const [name, nodes] of inbound) {
     nodes.forEach((node, k) => {
       if (!Array.isArray(node)) throw fail(`layer '${name}': inbound node ${k} must be a list of references.`);
+      if (node.length === 0) {
+        throw fail(`layer '${name}': inbound node ${k} is empty; expected at least one reference ` +
+          '[layer_name, node_index, tensor_index].');
+      }
       const key = `${name}\u0000${k}`;
       const refs = node.map((x, j) => checkRef(x, `layer '${name}' inbound node ${k} input ${j}`));
       const list = refs.map((r) => `${r[0]}\u0000${r[1]}`);
@@ -115,16 +212,22 @@ function checkFunctional(config: Json, file: string): void {
     if (!Array.isArray(refs)) throw fail(`expected "${key}" to be a list of references.`);
     refs.forEach((r, i) => checkRef(r, `${key}[${i}]`));
   }
-  const cycle = findCycle(deps);
+  const { cycle, longest } = walkGraph(deps);
   if (cycle != null) {
     throw fail(`the layer graph has a cycle (${cycle.map((k) => k.split('\u0000')[0]).join(' -> ')}); ` +
       'expected each layer to depend only on earlier ones.');
   }
+  return longest;
 }
 
-/** A cycle in the dependency graph as a list of keys, or null. Iterative: deep graphs do not overflow. */
-function findCycle(deps: Map<string, string[]>): string[] | null {
+/**
+ * A cycle in the dependency graph as a list of keys (or null), and the longest chain of
+ * dependencies. Iterative: deep graphs do not overflow.
+ */
+function walkGraph(deps: Map<string, string[]>): { cycle: string[] | null; longest: number } {
   const state = new Map<string, 1 | 2>(); // 1 = on the current path, 2 = done
+  const chain = new Map<string, number>(); // longest chain ending at a done node
+  let longest = 0;
   for (const start of deps.keys()) {
     if (state.has(start)) continue;
     const path: string[] = [start];
@@ -136,13 +239,16 @@ function findCycle(deps: Map<string, string[]>): string[] | null {
       const i = next[next.length - 1]++;
       if (i >= children.length) {
         state.set(node, 2);
+        const length = 1 + children.reduce((m, c) => Math.max(m, chain.get(c) ?? 0), 0);
+        chain.set(node, length);
+        longest = Math.max(longest, length);
         path.pop();
         next.pop();
         continue;
       }
       const child = children[i];
       const s = state.get(child);
-      if (s === 1) return [...path.slice(path.indexOf(child)), child];
+      if (s === 1) return { cycle: [...path.slice(path.indexOf(child)), child], longest };
       if (s == null) {
         state.set(child, 1);
         path.push(child);
@@ -150,5 +256,5 @@ function findCycle(deps: Map<string, string[]>): string[] | null {
       }
     }
   }
-  return null;
+  return { cycle: null, longest };
 }

@@ -54,5 +54,5 @@ export async function loadKerasModel(source: KerasSource, options: LoadKerasOpti
   const name = typeof source === 'string' ? source
     : typeof Blob !== 'undefined' && source instanceof Blob ? (source as File).name ?? 'the given Blob' : 'the given bytes';
   const bytes = await bytesOf(source, name, options);
-  return modelFromArtifacts(kerasArtifacts(bytes, name, options), name, options.maxLayers);
+  return modelFromArtifacts(kerasArtifacts(bytes, name, options), name, options);
 }
