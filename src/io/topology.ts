@@ -249,7 +249,11 @@ function walkGraph(deps: Map<string, string[]>): { cycle: string[] | null; longe
       const child = children[i];
       const s = state.get(child);
       if (s === 1) return { cycle: [...path.slice(path.indexOf(child)), child], longest };
-      if (s == null) {
+      if (s == null && !deps.has(child)) {
+        // An input layer's node: no call of a layer, so not part of a chain.
+        state.set(child, 2);
+        chain.set(child, 0);
+      } else if (s == null) {
         state.set(child, 1);
         path.push(child);
         next.push(0);
