@@ -5,17 +5,21 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { NormView } from './view';
 
-/** BatchNormalization's inputs, as its ops take them. */
-export interface BatchNormInputs {
-  /** Input of any rank >= 2 (int32 and bool are cast to float32). */
+/** What every normalization op takes: the input, the affine parameters and epsilon. */
+interface AffineInputs {
+  /** Input (int32 and bool are cast to float32). */
   x: tf.Tensor;
-  /** Scale, shape [C], or null when the layer has `scale: false`. */
+  /** Scale, one value per channel (any shape), or null for none (`scale: false`). */
   gamma: tf.Tensor | null;
-  /** Offset, shape [C], or null when the layer has `center: false`. */
+  /** Offset, like gamma (null: `center: false`). */
   beta: tf.Tensor | null;
+  epsilon: number;
+}
+
+/** BatchNormalization's inputs, as its ops take them: gamma and beta shape [C]. */
+export interface BatchNormInputs extends AffineInputs {
   /** Resolved (non-negative) feature axis. */
   axis: number;
-  epsilon: number;
 }
 
 export interface BatchStatistics {
@@ -34,16 +38,9 @@ export interface TrainingResult extends BatchStatistics {
  * InstanceNormalization, RMSNormalization): statistics per (p, g) of the view, gamma and beta per
  * channel.
  */
-export interface NormInputs {
-  /** Input of the size the view describes (int32 and bool are cast to float32). */
-  x: tf.Tensor;
-  /** Scale, `view.channels` values (any shape), or null for none. */
-  gamma: tf.Tensor | null;
-  /** Offset, like gamma. */
-  beta: tf.Tensor | null;
-  /** Where the statistics and the affine parameters sit (see view.ts). */
+export interface NormInputs extends AffineInputs {
+  /** Where the statistics and the affine parameters (`view.channels` values) sit (see view.ts). */
   view: NormView;
-  epsilon: number;
   /**
    * Whether the mean is subtracted (default true). false: RMSNormalization, whose "variance" is
    * the mean of the squares.

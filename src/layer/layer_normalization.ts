@@ -91,12 +91,8 @@ class LayerNormalizationLayer extends AxesNormalization {
   }
 
   /** With rmsScaling, Keras keeps gamma and drops beta. */
-  protected override hasGamma(): boolean {
-    return this.scale || this.rmsScaling;
-  }
-
-  protected override hasBeta(): boolean {
-    return this.center && !this.rmsScaling;
+  protected override affineWeights(): Record<'gamma' | 'beta', string | null> {
+    return this.rmsScaling ? { gamma: 'gamma', beta: null } : super.affineWeights();
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {

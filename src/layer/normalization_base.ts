@@ -100,7 +100,9 @@ export abstract class NormalizationBase extends tf.layers.Layer {
    * error naming it, as Keras raises for unknown arguments (a typo such as `momentm` is not
    * dropped silently); the check runs in the base constructor, so this must not read fields.
    */
-  protected abstract ownArguments(): KnownArguments;
+  protected ownArguments(): KnownArguments {
+    return { names: [] };
+  }
 
   /**
    * The shared constructor arguments the layer takes (default: all of them). Keras's
@@ -114,11 +116,6 @@ export abstract class NormalizationBase extends tf.layers.Layer {
   /** epsilon when the argument is absent (Keras's default for the layer). Must not read fields. */
   protected defaultEpsilon(): number {
     return 1e-3;
-  }
-
-  /** The names of the two affine weights (Keras's RMSNormalization names its gamma `scale`). */
-  protected weightNames(): Record<'gamma' | 'beta', string> {
-    return { gamma: 'gamma', beta: 'beta' };
   }
 
   /** The shape of gamma and beta for an input of `shape` (axes already resolved). */
@@ -144,13 +141,12 @@ export abstract class NormalizationBase extends tf.layers.Layer {
     // Nothing by default.
   }
 
-  /** Whether the layer holds gamma (default: `scale`) and beta (default: `center`). */
-  protected hasGamma(): boolean {
-    return this.scale;
-  }
-
-  protected hasBeta(): boolean {
-    return this.center;
+  /**
+   * The affine weights the layer holds, by the names they take (null: none). Default: `gamma`
+   * with `scale`, `beta` with `center`; Keras's RMSNormalization holds its gamma as `scale`.
+   */
+  protected affineWeights(): Record<'gamma' | 'beta', string | null> {
+    return { gamma: this.scale ? 'gamma' : null, beta: this.center ? 'beta' : null };
   }
 
   /** Adds the weights besides gamma and beta (after them, so weight order matches Keras). */
@@ -172,14 +168,15 @@ export abstract class NormalizationBase extends tf.layers.Layer {
     this.inputSpec = [{ ndim: shape.length, axes }];
     this.checkShape(shape as number[]);
     const paramShape = this.affineShape(shape as number[]);
-    const add = (name: 'gamma' | 'beta') => {
+    const names = this.affineWeights();
+    const add = (name: 'gamma' | 'beta', weightName: string) => {
       const { initializer, regularizer, constraint } = this.affine[name];
-      return this.addWeight(this.weightNames()[name], paramShape, 'float32', initializer, regularizer ?? undefined, true,
+      return this.addWeight(weightName, paramShape, 'float32', initializer, regularizer ?? undefined, true,
         constraint ?? undefined);
     };
     // Same order and names as the built-ins, so getWeights()/setWeights() interoperate.
-    if (this.hasGamma()) this.gamma = add('gamma');
-    if (this.hasBeta()) this.beta = add('beta');
+    if (names.gamma != null) this.gamma = add('gamma', names.gamma);
+    if (names.beta != null) this.beta = add('beta', names.beta);
     this.buildState(shape as number[]);
     this.built = true;
   }

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { RMS_NORM } from '../core/class_names';
 import { normalize } from '../ops/normalize';
-import { KnownArguments } from './keras_args';
 import { AxesNormalization } from './layer_normalization';
 import { Kwargs, NormalizationBaseArgs } from './normalization_base';
 import { registerLayerClass } from './register_class';
@@ -31,24 +30,13 @@ class RMSNormalizationLayer extends AxesNormalization {
     return ['axis', 'epsilon'];
   }
 
-  protected override ownArguments(): KnownArguments {
-    return { names: [] };
-  }
-
   protected override defaultEpsilon(): number {
     return 1e-6;
   }
 
-  protected override weightNames(): Record<'gamma' | 'beta', string> {
-    return { gamma: 'scale', beta: 'beta' };
-  }
-
-  protected override hasGamma(): boolean {
-    return true;
-  }
-
-  protected override hasBeta(): boolean {
-    return false;
+  /** One weight, `scale` (Keras's name), ones at first; nothing added. */
+  protected override affineWeights(): Record<'gamma' | 'beta', string | null> {
+    return { gamma: 'scale', beta: null };
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {

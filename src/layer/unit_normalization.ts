@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { UNIT_NORM } from '../core/class_names';
 import { scaleByStatistic } from '../ops/normalize';
-import { KnownArguments } from './keras_args';
 import { AxesNormalization } from './layer_normalization';
 import { Kwargs, NormalizationBaseArgs } from './normalization_base';
 import { registerLayerClass } from './register_class';
@@ -32,20 +31,9 @@ class UnitNormalizationLayer extends AxesNormalization {
     return ['axis'];
   }
 
-  protected override ownArguments(): KnownArguments {
-    return { names: [] };
-  }
-
-  protected override defaultEpsilon(): number {
-    return 0;
-  }
-
-  protected override hasGamma(): boolean {
-    return false;
-  }
-
-  protected override hasBeta(): boolean {
-    return false;
+  /** No weights. */
+  protected override affineWeights(): Record<'gamma' | 'beta', string | null> {
+    return { gamma: null, beta: null };
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Kwargs): tf.Tensor {

@@ -34,7 +34,8 @@ export function referenceNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, s
   return tf.add(tf.mul(xhat, tf.reshape(gamma, bshape)), tf.reshape(beta, bshape));
 }
 
-function multiIndex(flat: number, shape: number[]): number[] {
+/** The coordinates of flat index `flat` in a row-major tensor of `shape`. */
+export function multiIndex(flat: number, shape: number[]): number[] {
   const idx = new Array(shape.length);
   for (let i = shape.length - 1; i >= 0; i--) {
     idx[i] = flat % shape[i];
