@@ -8,7 +8,8 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { loadModel, RMSNormalization, rmsNormalization, UnitNormalization, unitNormalization } from '../src';
+import { RMSNormalization, rmsNormalization, UnitNormalization, unitNormalization } from '../src';
+import { loadModel } from '../src/io';
 import { finiteDifferences } from './reference/reference_norm';
 import { relativeMaxError } from './reference/reference_batch_norm';
 import { rmsNorm64, unitNorm64 } from './reference/reference_rms';
