@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '../layer/aliases';
+import { batchNormWeightNames } from '../core/batch_norm_config';
 import { BatchNormValues, foldIntoKernel, kernelLayout } from './fold_math';
 import { ALIAS_BN, bakesTraining, configAxis, CUSTOM_BN, isModelConfig, LayerConfig, layerName, ModelConfig, STOCK_BN, walkLayers, walkModels } from './model_config';
 import { leafLayers, pathKey, rebuildModel, topologyOf } from './rebuild';
@@ -161,14 +162,14 @@ function removeBatchNorms(plans: Plan[]): void {
 /** The BN's values, or why they cannot be folded (a hostile or broken file can hold anything). */
 function bnValues(bn: LayerConfig, layer: tf.layers.Layer): BatchNormValues | string {
   const weights = layer.getWeights().map((w) => w.dataSync() as Float32Array);
-  let i = 0;
-  const gamma = bn.config['scale'] !== false ? weights[i++] : null;
-  const beta = bn.config['center'] !== false ? weights[i++] : null;
+  const named = new Map(batchNormWeightNames(bn.config).map((name, i) => [name, weights[i]]));
+  const gamma = named.get('gamma') ?? null;
+  const beta = named.get('beta') ?? null;
   const epsilon = bn.config['epsilon'] ?? 1e-3;
   if (typeof epsilon !== 'number' || !Number.isFinite(epsilon) || epsilon < 0) {
     return `its epsilon is ${JSON.stringify(epsilon)}, not a finite number >= 0`;
   }
-  const values = { gamma, beta, mean: weights[i], variance: weights[i + 1], epsilon };
+  const values = { gamma, beta, mean: named.get('moving_mean')!, variance: named.get('moving_variance')!, epsilon };
   for (const [name, v] of [['gamma', gamma], ['beta', beta], ['moving_mean', values.mean], ['moving_variance', values.variance]] as const) {
     if (v != null && !v.every(Number.isFinite)) return `its ${name} holds non-finite values`;
   }

@@ -5,6 +5,7 @@
  */
 import { MODEL_CLASSES } from '../core/class_names';
 import { parseAxisArg } from '../core/axis';
+import { isTruthyTraining } from '../core/batch_norm_config';
 
 /** One layer entry in a model config: `{class_name, config, name?, inbound_nodes?}`. */
 export interface LayerConfig {
@@ -96,7 +97,6 @@ export function countLayers(root: ModelConfig, classNames: string[]): number {
 export function bakesTraining(layer: LayerConfig): boolean {
   return (layer.inbound_nodes ?? []).some((node) => Array.isArray(node) && node.some((ref) => {
     const kwargs = Array.isArray(ref) ? ref[3] as Record<string, unknown> | undefined : undefined;
-    const training = kwargs?.['training'];
-    return training === true || (typeof training === 'number' && training !== 0);
+    return isTruthyTraining(kwargs?.['training']);
   }));
 }

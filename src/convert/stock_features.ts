@@ -6,9 +6,8 @@
  * four built-in weights their plain [C] shape: it then predicts the same, and trains without them.
  */
 import * as tf from '@tensorflow/tfjs';
+import { batchNormWeightNames, hasTrainingOnlyKeys, removeTrainingOnlyKeys, trainingOnlyFeatures } from '../core/batch_norm_config';
 import { bakesTraining, LayerConfig } from './model_config';
-
-const TRAINING_ONLY_KEYS = ['renorm', 'renorm_clipping', 'renorm_momentum', 'virtual_batch_size'];
 
 /** The stock form of one BN: its weights, and what was dropped. */
 export interface StockForm {
@@ -26,13 +25,11 @@ export interface StockForm {
  * Usage: `const stock = toStockForm(bnConfig, bnLayer); if (stock) replacement.set(key, stock.weights);`
  */
 export function toStockForm(bn: LayerConfig, layer: tf.layers.Layer | undefined): StockForm | null {
-  const features: string[] = [];
-  if (bn.config['renorm'] === true) features.push('batch renormalization');
-  if (bn.config['virtual_batch_size'] != null) features.push('ghost batches (virtual_batch_size)');
-  const hasKeys = TRAINING_ONLY_KEYS.some((k) => k in bn.config);
-  if (!hasKeys || layer == null) return null;
-  for (const key of TRAINING_ONLY_KEYS) delete bn.config[key];
-  const count = (bn.config['scale'] !== false ? 1 : 0) + (bn.config['center'] !== false ? 1 : 0) + 2;
+  const features = trainingOnlyFeatures(bn.config);
+  if (!hasTrainingOnlyKeys(bn.config) || layer == null) return null;
+  removeTrainingOnlyKeys(bn.config);
+  // The built-in's weights come first, in the same order; the renorm ones follow them.
+  const count = batchNormWeightNames(bn.config).length;
   // getWeights() hands out the variables themselves: reshape copies, so the caller may dispose.
   const weights = layer.getWeights().slice(0, count).map((w) => tf.tidy(() => tf.clone(tf.reshape(w, [-1]))));
   // A call saved with training=true normalizes with batch statistics even in predict: there,

@@ -4,13 +4,9 @@
  * layer's `trainable`), and how a mask in Keras's layout becomes per-position weights.
  */
 import * as tf from '@tensorflow/tfjs';
+import { isTruthyTraining } from '../core/batch_norm_config';
 
 type Kwargs = { [key: string]: unknown };
-
-/** Python's truthiness for the values a `training` argument takes in JSON and code. */
-function truthy(value: unknown): boolean {
-  return value === true || (typeof value === 'number' && value !== 0);
-}
 
 /**
  * The `training` value saved with the layer's calls in a model (Keras stores
@@ -23,7 +19,7 @@ export function savedTraining(layer: tf.layers.Layer): boolean | null {
   if (layer.inboundNodes.length === 0) return null; // a layer applied to tensors only (asked on every call)
   const saved = layer.inboundNodes.map((node) => (node.callArgs as Kwargs | undefined)?.['training']);
   if (saved.length === 0 || saved.some((v) => v == null)) return null;
-  const values = saved.map(truthy);
+  const values = saved.map(isTruthyTraining);
   return values.every((v) => v === values[0]) ? values[0] : null;
 }
 
@@ -36,7 +32,7 @@ export function savedTraining(layer: tf.layers.Layer): boolean | null {
  * Usage: `if (inTrainingMode(this, kwargs)) { ... batch statistics ... }`
  */
 export function inTrainingMode(layer: tf.layers.Layer, kwargs: Kwargs): boolean {
-  return (savedTraining(layer) ?? truthy(kwargs['training'])) && layer.trainable;
+  return (savedTraining(layer) ?? isTruthyTraining(kwargs['training'])) && layer.trainable;
 }
 
 /**

@@ -99,14 +99,3 @@ export function renormConfig(options: RenormOptions): Record<string, unknown> {
   if (options.virtualBatchSize != null) config['virtualBatchSize'] = options.virtualBatchSize;
   return config;
 }
-
-/**
- * Whether a (camelCase) BatchNormalization config needs this package's layer: tfjs's built-in
- * has neither batch renormalization nor ghost batches (it would drop the arguments, and fail on
- * the extra or reshaped weights).
- *
- * Usage: `if (needsRenormOrGhostBatches(config)) return new BatchNormalization(config);`
- */
-export function needsRenormOrGhostBatches(config: Record<string, unknown>): boolean {
-  return config['renorm'] === true || (config['virtualBatchSize'] ?? config['virtual_batch_size']) != null;
-}

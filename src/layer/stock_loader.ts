@@ -7,8 +7,8 @@
  * `fromConfig`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { trainingOnlyFeatures } from '../core/batch_norm_config';
 import { BatchNormalization } from './batch_normalization';
-import { needsRenormOrGhostBatches } from './renorm_args';
 
 type FromConfig = (cls: unknown, config: tf.serialization.ConfigDict, ...rest: unknown[]) => tf.serialization.Serializable;
 
@@ -25,7 +25,7 @@ export function registerStockBatchNormLoader(): void {
   const entry = map['BatchNormalization'];
   if (entry == null || (entry[1] as unknown as Record<symbol, boolean>)[WRAPPED]) return;
   const [builtin, builtinFromConfig] = entry as unknown as [tf.serialization.SerializableConstructor<tf.serialization.Serializable>, FromConfig];
-  const fromConfig: FromConfig = (cls, config, ...rest) => needsRenormOrGhostBatches(config as Record<string, unknown>)
+  const fromConfig: FromConfig = (cls, config, ...rest) => trainingOnlyFeatures(config as Record<string, unknown>).length > 0
     ? new BatchNormalization(config as ConstructorParameters<typeof BatchNormalization>[0])
     : builtinFromConfig(cls, config, ...rest);
   (fromConfig as unknown as Record<symbol, boolean>)[WRAPPED] = true;

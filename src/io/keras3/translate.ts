@@ -6,6 +6,7 @@
  * specs (no Node built-ins), so it runs in browsers as well.
  */
 import * as tf from '@tensorflow/tfjs';
+import { isTruthyTraining } from '../../core/batch_norm_config';
 import { CUSTOM_BN, CUSTOM_LN, MODEL_CLASSES, STOCK_BN } from '../../core/class_names';
 import { entryBytes } from '../model_json';
 import { isObject, Json, KerasFormatError, show } from './json';
@@ -152,7 +153,6 @@ function savedTraining(entry: Json): unknown {
   return values.every((v) => v === values[0]) ? values[0] : null;
 }
 
-const truthy = (v: unknown) => v === true || (typeof v === 'number' && v !== 0);
 
 /**
  * Where TF.js's built-in BatchNormalization computes something else than Keras 3, the layer
@@ -181,7 +181,7 @@ function applyKerasSemantics(model: Json, inherited: unknown, frozen: boolean, r
       applyKerasSemantics(entry, training, isFrozen, ranks);
     } else if (entry['class_name'] === STOCK_BN && isRegisteredLayer(CUSTOM_BN)) {
       const name = nameOf(entry) ?? '';
-      if (truthy(training) || isFrozen || !onLastAxis(config['axis'], ranks.get(name))) {
+      if (isTruthyTraining(training) || isFrozen || !onLastAxis(config['axis'], ranks.get(name))) {
         entry['class_name'] = CUSTOM_BN;
         // A model frozen around the layer freezes the layer, as in Keras.
         if (isFrozen) config['trainable'] = false;

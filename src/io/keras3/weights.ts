@@ -9,6 +9,7 @@
  *   first, in the order Keras creates them. Optimizer state (`optimizer/vars/<i>`) has no TF.js
  *   counterpart and is dropped.
  */
+import { batchNormWeightNames } from '../../core/batch_norm_config';
 import { isObject, Json, KerasFormatError, toSnakeCase } from './json';
 
 /** A layer of the (translated) model, by name, with its Keras 3 class name and config. */
@@ -31,8 +32,7 @@ function kerasVariables(cls: string, config: Json): string[] | null {
   if (cls === 'Dense' || /^Conv[123]D(Transpose)?$/.test(cls) || DEPTHWISE.includes(cls)) return ['kernel', ...bias];
   if (/^SeparableConv[12]D$/.test(cls)) return ['depthwise_kernel', 'pointwise_kernel', ...bias];
   if (cls === 'BatchNormalization') {
-    const renorm = config['renorm'] === true ? ['moving_stddev', 'renorm_mean', 'renorm_stddev'] : [];
-    return [...(on('scale') ? ['gamma'] : []), ...(on('center') ? ['beta'] : []), 'moving_mean', 'moving_variance', ...renorm];
+    return batchNormWeightNames(config);
   }
   if (cls === 'LayerNormalization') {
     const rms = config['rms_scaling'] === true;
