@@ -62,6 +62,15 @@ function reshape(t: TensorInfo, shape: number[]): tf.Tensor {
   return tf.engine().runKernel(tf.Reshape, { x: t } as unknown as tf.NamedTensorMap, { shape }) as tf.Tensor;
 }
 
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** `t` itself when it has `shape` already (each reshape is a TensorFlow op call on this backend). */
+function fitShape(t: TensorInfo, shape: number[]): TensorInfo {
+  return sameShape(t.shape, shape) ? t : reshape(t, shape);
+}
+
 function viewShape(a: NormAttrs): number[] {
   return [a.P, a.K, a.G, a.J, a.R];
 }
@@ -83,13 +92,17 @@ interface FusedPlan {
   repeat: number;
 }
 
-function fusedPlan(a: NormAttrs): FusedPlan | null {
+function fusedPlan(a: NormAttrs, xShape: readonly number[]): FusedPlan | null {
   if (!a.center) return null;
   const gammaPerGroup = a.J === 1 && a.cK === 0 && a.cG === 1 && a.channels === a.G;
   if (a.P === 1 && a.J === 1) {
-    // BatchNormalization: statistics per g over k and r.
+    // BatchNormalization: statistics per g over k and r. A 4-D x already in the op's layout is
+    // passed as it is (NHWC: channels last; NCHW: [N, C, H, W]).
     const affine = { groups: a.G, affineInside: gammaPerGroup, repeat: 1 };
-    return a.R === 1 ? { shape4: [a.K, 1, 1, a.G], format: 'NHWC', ...affine } : { shape4: [a.K, a.G, a.R, 1], format: 'NCHW', ...affine };
+    const rank4 = xShape.length === 4;
+    if (a.R === 1) return { shape4: rank4 && xShape[3] === a.G ? [...xShape] : [a.K, 1, 1, a.G], format: 'NHWC', ...affine };
+    const nchw = rank4 && xShape[0] === a.K && xShape[1] === a.G;
+    return { shape4: nchw ? [...xShape] : [a.K, a.G, a.R, 1], format: 'NCHW', ...affine };
   }
   if (a.K === 1) {
     // Each (p, g) group is a contiguous run of J * R values: one NCHW channel each.
@@ -110,11 +123,11 @@ function fusedAttrs(b: TensorflowBackendLike, epsilon: number, format: string, t
 }
 
 /** The op's scale and offset: gamma / beta (repeated per sample) when they fit, else ones / zeros. */
-function opAffine(plan: FusedPlan, gamma: TensorInfo, beta: TensorInfo): [tf.Tensor, tf.Tensor] {
+function opAffine(plan: FusedPlan, gamma: TensorInfo, beta: TensorInfo): [TensorInfo, TensorInfo] {
   if (!plan.affineInside) return [tf.ones([plan.groups]), tf.zeros([plan.groups])];
-  const g = reshape(gamma, [plan.groups / plan.repeat]);
-  const b = reshape(beta, [plan.groups / plan.repeat]);
-  return plan.repeat === 1 ? [g, b] : [tf.tile(g, [plan.repeat]), tf.tile(b, [plan.repeat])];
+  const g = fitShape(gamma, [plan.groups / plan.repeat]);
+  const b = fitShape(beta, [plan.groups / plan.repeat]);
+  return plan.repeat === 1 ? [g, b] : [tf.tile(g as tf.Tensor, [plan.repeat]), tf.tile(b as tf.Tensor, [plan.repeat])];
 }
 
 /** y = y * gamma + beta on the 5-D view, for plans that leave the affine step outside the op. */
@@ -127,11 +140,11 @@ function applyAffine(y: tf.Tensor, a: NormAttrs, gamma: TensorInfo, beta: Tensor
 function fusedForward(b: TensorflowBackendLike, plan: FusedPlan, a: NormAttrs, x: TensorInfo, gamma: TensorInfo,
   beta: TensorInfo, stats: [TensorInfo, TensorInfo] | null): tf.Tensor[] {
   const [scale, offset] = opAffine(plan, gamma, beta);
-  const [mean, variance] = stats != null ? stats.map((s) => reshape(s, [plan.groups])) : [tf.zeros([0]), tf.zeros([0])];
+  const [mean, variance] = stats != null ? stats.map((s) => fitShape(s, [plan.groups])) : [tf.zeros([0]), tf.zeros([0])];
   const outputs = b.executeMultipleOutputs('FusedBatchNormV3', fusedAttrs(b, a.epsilon, plan.format, stats == null),
-    [reshape(x, plan.shape4), scale, offset, mean, variance], 6);
+    [fitShape(x, plan.shape4), scale, offset, mean, variance], 6);
   const y = plan.affineInside ? outputs[0] : applyAffine(outputs[0], a, gamma, beta);
-  return [tf.reshape(y, x.shape), outputs[3], outputs[4]];
+  return [fitShape(y, x.shape) as tf.Tensor, outputs[3], outputs[4]];
 }
 
 /** The statistics and normalized values as TensorFlow reductions and elementwise ops. */
@@ -151,16 +164,24 @@ function opsStatistics(a: NormAttrs, x: TensorInfo, stats: [TensorInfo, TensorIn
     variance = tf.mean(tf.square(x5), STAT_AXES, true);
   }
   const invStd = tf.rsqrt(tf.add(variance, a.epsilon));
-  const xhat = tf.mul(a.center || stats != null ? tf.sub(x5, mean) : x5, invStd);
+  const xhat = () => tf.mul(a.center || stats != null ? tf.sub(x5, mean) : x5, invStd);
   return { mean, variance, invStd, xhat };
 }
 
 function forward(b: TensorflowBackendLike, a: NormAttrs, x: TensorInfo, gamma: TensorInfo, beta: TensorInfo,
   stats: [TensorInfo, TensorInfo] | null): tf.Tensor[] {
-  const plan = fusedPlan(a);
+  const plan = fusedPlan(a, x.shape);
   if (plan != null) return fusedForward(b, plan, a, x, gamma, beta, stats);
   const s = opsStatistics(a, x, stats);
-  return [tf.reshape(applyAffine(s.xhat, a, gamma, beta), x.shape), tf.reshape(s.mean, [a.P * a.G]), tf.reshape(s.variance, [a.P * a.G])];
+  const statistics = [tf.reshape(s.mean, [a.P * a.G]), tf.reshape(s.variance, [a.P * a.G])];
+  if (a.cK === 0 && a.K > 1) {
+    // gamma does not vary along k, so y = x * scale + shift with scale and shift K times smaller
+    // than x: two passes over x instead of four.
+    const scale = tf.mul(s.invStd, reshape(gamma, affineShape(a)));
+    const shift = tf.sub(reshape(beta, affineShape(a)), tf.mul(s.mean, scale));
+    return [tf.reshape(tf.add(tf.mul(reshape(x, viewShape(a)), scale), shift), x.shape), ...statistics];
+  }
+  return [tf.reshape(applyAffine(s.xhat(), a, gamma, beta), x.shape), ...statistics];
 }
 
 /** dgamma and dbeta from dy and xhat on the 5-D view: sums over every axis gamma does not vary along. */
@@ -172,38 +193,38 @@ function affineGrads(a: NormAttrs, dy5: tf.Tensor, xhat: tf.Tensor): [tf.Tensor,
 
 function backward(b: TensorflowBackendLike, a: NormBackwardAttrs, inputs: Record<string, TensorInfo>): tf.Tensor[] {
   const { dy, x, gamma, mean, variance } = inputs;
-  const plan = fusedPlan(a);
+  const plan = fusedPlan(a, x.shape);
   if (plan != null) {
-    const dy5 = reshape(dy, viewShape(a));
     // With gamma outside the op, the op differentiates xhat: its incoming gradient is dy * gamma.
-    const dz = plan.affineInside ? dy5 : tf.mul(dy5, reshape(gamma, affineShape(a)));
+    const dz = plan.affineInside ? fitShape(dy, plan.shape4)
+      : tf.reshape(tf.mul(reshape(dy, viewShape(a)), reshape(gamma, affineShape(a))), plan.shape4);
     const [scale] = opAffine(plan, gamma, gamma);
     const [dx, dscale, doffset] = b.executeMultipleOutputs('FusedBatchNormGradV3',
       fusedAttrs(b, a.epsilon, plan.format, a.statsDependOnX),
-      [tf.reshape(dz, plan.shape4), reshape(x, plan.shape4), scale, reshape(mean, [plan.groups]),
-        reshape(variance, [plan.groups]), tf.zeros([0])], 5);
-    const dxOut = tf.reshape(dx, x.shape);
+      [dz, fitShape(x, plan.shape4), scale, fitShape(mean, [plan.groups]), fitShape(variance, [plan.groups]), tf.zeros([0])], 5);
+    const dxOut = fitShape(dx, x.shape) as tf.Tensor;
     if (plan.affineInside) {
       const perGroup = (t: tf.Tensor) => (plan.repeat === 1 ? t : tf.sum(tf.reshape(t, [plan.repeat, a.channels]), 0));
       return [dxOut, perGroup(dscale), perGroup(doffset)];
     }
     const xhat = fusedForward(b, { ...plan, affineInside: true, repeat: plan.groups }, a, x, tf.ones([1]), tf.zeros([1]),
       [mean, variance])[0];
-    return [dxOut, ...affineGrads(a, dy5, xhat)];
+    return [dxOut, ...affineGrads(a, reshape(dy, viewShape(a)), xhat)];
   }
   const s = opsStatistics(a, x, [mean, variance]);
   const dy5 = reshape(dy, viewShape(a));
   const gdy = tf.mul(dy5, reshape(gamma, affineShape(a)));
+  const xhat = s.xhat();
   let dx: tf.Tensor;
   if (a.statsDependOnX) {
     // dx = invStd * (gdy - mean(gdy) - xhat * mean(gdy * xhat)); the mean(gdy) term only when centered.
-    let inner = tf.sub(gdy, tf.mul(s.xhat, tf.mean(tf.mul(gdy, s.xhat), STAT_AXES, true)));
+    let inner = tf.sub(gdy, tf.mul(xhat, tf.mean(tf.mul(gdy, xhat), STAT_AXES, true)));
     if (a.center) inner = tf.sub(inner, tf.mean(gdy, STAT_AXES, true));
     dx = tf.mul(s.invStd, inner);
   } else {
     dx = tf.mul(gdy, s.invStd);
   }
-  return [tf.reshape(dx, x.shape), ...affineGrads(a, dy5, s.xhat)];
+  return [tf.reshape(dx, x.shape), ...affineGrads(a, dy5, xhat)];
 }
 
 /** Runs `body` with the engine's tidy, keeping only what it returns. */

@@ -14,7 +14,7 @@ import { relativeMaxError } from '../reference/reference_batch_norm';
 const TOLERANCE = 2e-5;
 
 type View = Omit<ViewSpec, 'epsilon' | 'center'>;
-const VIEWS: Array<[string, View]> = [
+const VIEWS: Array<[string, View, number[]?]> = [
   ['BatchNormalization channels last (NHWC)', { P: 1, K: 12, G: 5, J: 1, R: 1, cK: 0, cG: 1, channels: 5 }],
   ['BatchNormalization channels first (NCHW)', { P: 1, K: 3, G: 4, J: 1, R: 6, cK: 0, cG: 1, channels: 4 }],
   ['LayerNormalization, last axis', { P: 6, K: 1, G: 1, J: 10, R: 1, cK: 0, cG: 0, channels: 10 }],
@@ -23,6 +23,9 @@ const VIEWS: Array<[string, View]> = [
   ['GroupNormalization channels last (reductions route)', { P: 2, K: 6, G: 3, J: 2, R: 1, cK: 0, cG: 2, channels: 6 }],
   ['InstanceNormalization channels first (gamma inside the op, per sample)', { P: 2, K: 1, G: 4, J: 1, R: 6, cK: 0, cG: 1, channels: 4 }],
   ['GroupNormalization with one shared gamma', { P: 2, K: 1, G: 2, J: 1, R: 8, cK: 0, cG: 0, channels: 1 }],
+  // 4-D inputs already in the op's layout go in without a reshape.
+  ['BatchNormalization NHWC, a 4-D input', { P: 1, K: 12, G: 5, J: 1, R: 1, cK: 0, cG: 1, channels: 5 }, [2, 2, 3, 5]],
+  ['BatchNormalization NCHW, a 4-D input', { P: 1, K: 3, G: 4, J: 1, R: 6, cK: 0, cG: 1, channels: 4 }, [3, 4, 2, 3]],
 ];
 
 beforeAll(() => {
@@ -52,13 +55,15 @@ function inputs(v: View, seed: number) {
 }
 
 describe.each([true, false])('center %s', (center) => {
-  it.each(VIEWS)('%s: forward, apply and both backward modes match the reference', (label, view) => {
+  // Every row with three entries: jest would take a missing third for a done callback.
+  it.each(VIEWS.map(([label, view, shape]) => [label, view, shape ?? null] as const))('%s: forward, apply and both backward modes match the reference', (label, view, shape) => {
     const before = tf.memory().numTensors;
     tf.tidy(() => {
       const spec: ViewSpec = { ...view, epsilon: 1e-3, center };
       const { x, gamma, beta, dy: dyFlat } = inputs(view, 7);
       // A 3-D shape of its own: the kernels take x in any shape of the view's size.
-      const x4 = tf.reshape(x, [view.P * view.K, view.G, view.J * view.R]);
+      const x4 = tf.reshape(x, shape ?? [view.P * view.K, view.G, view.J * view.R]);
+      if (shape != null) expect(x4.rank).toBe(4);
       const dy = tf.reshape(dyFlat, x4.shape);
 
       const [y, mean, variance] = run(NormForward, { x: x4, gamma, beta }, spec);
