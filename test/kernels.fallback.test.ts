@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { BatchNormalization } from '../src/layer/batch_normalization';
 import { batchNormTraining } from '../src/ops/batch_norm';
-import { hasNormKernels } from '../src/ops/normalize';
+import { hasNormKernels, normalize } from '../src/ops/normalize';
+import { layerView } from '../src/core/view';
 import { NORM_KERNEL_NAMES } from '../src/kernels/names';
 import { checkInference, checkTraining, kernelsRun } from './kernels.cases';
 import { referenceTraining, relativeMaxError } from './reference/reference_batch_norm';
@@ -88,4 +89,14 @@ test('a model trained on the fast path (cpu) ends with the composite path\'s wei
   expect(fast.length).toBe(composite.length);
   // gamma, beta, moving mean and moving variance of both layers, plus the conv / dense weights.
   fast.forEach((w, i) => expect(relativeMaxError(w, composite[i])).toBeLessThan(1e-5));
+});
+
+test('the per-sample ops leave nothing behind on the composite path', () => {
+  const x = tf.randomNormal([3, 4, 5], 1, 2, 'float32', 6);
+  const before = tf.memory().numTensors;
+  const view = layerView(x.shape, 2, 2);
+  tf.dispose(normalize({ x, gamma: null, beta: null, view, epsilon: 1e-3 }));
+  tf.dispose(tf.grad((a: tf.Tensor) => normalize({ x: a, gamma: null, beta: null, view, epsilon: 1e-3, center: false }))(x));
+  expect(tf.memory().numTensors).toBe(before);
+  x.dispose();
 });

@@ -138,9 +138,16 @@ export function compositeForward(inputs: { x: tf.Tensor; gamma: tf.Tensor; beta:
     stats.push(tf.keep(tf.reshape(mean, [-1])), tf.keep(tf.reshape(variance, [-1])));
     return { y: tf.reshape(y, x.shape), saved: { x: xL, mean, variance, gamma: gammaL } };
   };
+  // The statistics leave the forward's own scope kept; clones belong to the caller's scope (and
+  // its tidy), as a kernel's outputs do.
+  const owned = () => stats.map((t) => {
+    const copy = tf.clone(t);
+    t.dispose();
+    return copy;
+  });
   if (!recording()) {
     const y = tf.tidy(() => forward(tf.reshape(x, L.shape), inputs.gamma, inputs.beta).y);
-    return [y, ...stats];
+    return [y, ...owned()];
   }
   const run = tf.customGrad((...args: unknown[]) => {
     const [xIn, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
@@ -153,7 +160,7 @@ export function compositeForward(inputs: { x: tf.Tensor; gamma: tf.Tensor; beta:
     return { value: y, gradFunc };
   });
   const y = run(x, inputs.gamma, inputs.beta);
-  return [y, ...stats];
+  return [y, ...owned()];
 }
 
 /**

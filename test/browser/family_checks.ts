@@ -2,10 +2,12 @@
  * Browser checks for the per-sample normalizations built on the same base as the layer:
  * LayerNormalization against tfjs's own tf.layers.layerNormalization (3 SGD steps), and
  * GroupNormalization / InstanceNormalization against the textbook formula and tf's autodiff of
- * it (no built-in to compare with). Plain tf ops only, so they run on every backend.
+ * it (no built-in to compare with), RMSNormalization (as PyTorch's F.rms_norm) and
+ * UnitNormalization (as Keras's) against their formulas and autodiff, over the last axis and
+ * over two axes. Plain tf ops only, so they run on every backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { groupNormalization, instanceNormalization, layerNormalization } from 'tfjs-batchnorm';
+import { groupNormalization, instanceNormalization, layerNormalization, rmsNormalization, unitNormalization } from 'tfjs-batchnorm';
 import { pairsDiff, relDiff } from './compare';
 
 /** Group normalization of NHWC x by the textbook: statistics per sample and group of C / G channels. */
@@ -75,6 +77,37 @@ export const FAMILY_CHECKS: Record<string, () => Promise<string>> = {
       if (!(worst <= TOL)) throw new Error(`${name}: differs by ${worst.toExponential(2)} (tolerance ${TOL})`);
       lines.push(`${name}: ${worst.toExponential(1)}`);
     }
+    return lines.join('; ');
+  },
+
+  async 'RMSNormalization and UnitNormalization match their formulas and the autodiff gradient'() {
+    const lines: string[] = [];
+    const x = tf.randomNormal([3, 4, 6], 0.5, 1.5, 'float32', 41);
+    const w = tf.randomUniform(x.shape, -1, 1, 'float32', 42);
+    for (const axes of [[2], [1, 2]]) {
+      const scale = tf.randomUniform(axes.map((a) => x.shape[a]), 0.5, 1.5, 'float32', 43);
+      const bshape = x.shape.map((d, i) => (axes.includes(i) ? d : 1));
+      const rms = rmsNormalization({ axis: axes });
+      tf.dispose(rms.apply(x) as tf.Tensor);
+      rms.setWeights([scale]);
+      const unit = unitNormalization({ axis: axes });
+      const formulas: Array<[string, tf.layers.Layer, (a: tf.Tensor) => tf.Tensor]> = [
+        ['RMSNormalization', rms, (a) => tf.mul(tf.div(a, tf.sqrt(tf.add(tf.mean(tf.square(a), axes, true), 1e-6))), tf.reshape(scale, bshape))],
+        ['UnitNormalization', unit, (a) => tf.div(a, tf.sqrt(tf.maximum(tf.sum(tf.square(a), axes, true), 1e-12)))],
+      ];
+      for (const [name, layer, formula] of formulas) {
+        const worst = await pairsDiff(tf.tidy(() => {
+          const loss = (f: (a: tf.Tensor) => tf.Tensor) => (a: tf.Tensor) => tf.sum(tf.mul(f(a), w));
+          const ours = (a: tf.Tensor) => layer.apply(a) as tf.Tensor;
+          return [ours(x), formula(x), tf.grad(loss(ours))(x), tf.grad(loss(formula))(x)];
+        }));
+        if (!(worst <= TOL)) throw new Error(`${name} axes ${axes}: differs by ${worst.toExponential(2)} (tolerance ${TOL})`);
+        lines.push(`${name} [${axes}]: ${worst.toExponential(1)}`);
+      }
+      tf.dispose(scale);
+      rms.dispose();
+    }
+    tf.dispose([x, w]);
     return lines.join('; ');
   },
 };
