@@ -95,6 +95,8 @@ it('warns when a stock BN would normalize a non-last axis (tfjs gets those wrong
   ] });
   const { model: stock, warnings } = await convertNormalization(model, 'stock', ['batchNormalization']);
   expect(warnings).toEqual([expect.stringMatching(/normalizes axis 1 of a rank-4 input, which tfjs's built-in .* incorrectly/)]);
+  // Converted as asked (with the warning), not routed back to this package's layer.
+  expect(stock.layers[1].getClassName()).toBe('BatchNormalization');
   const { warnings: none } = await convertNormalization((await convertNormalization(stock, 'custom', ['batchNormalization'])).model, 'custom', ['batchNormalization']);
   expect(none).toEqual([]);
   [model, stock].forEach((m) => m.dispose());

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ModelConfig } from './model_config';
+import { asWritten } from '../layer/stock_loader';
 
 /** Path key of a layer: the names of the models around it, then its own name. */
 export function pathKey(path: string[]): string {
@@ -39,7 +40,8 @@ export function topologyOf(model: tf.LayersModel): ModelConfig {
  */
 export async function rebuildModel(topology: ModelConfig, source: tf.LayersModel,
   replacement: Map<string, tf.Tensor[]>): Promise<tf.LayersModel> {
-  const model = await tf.models.modelFromJSON({ modelTopology: topology as unknown as tf.io.ModelJSON['modelTopology'] });
+  // The classes in `topology` are the ones conversion chose: no loader may swap them.
+  const model = await asWritten(() => tf.models.modelFromJSON({ modelTopology: topology as unknown as tf.io.ModelJSON['modelTopology'] }));
   const old = leafLayers(source);
   try {
     for (const [key, layer] of leafLayers(model)) {
