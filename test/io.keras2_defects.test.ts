@@ -14,7 +14,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { foldBatchNorm, loadModel, toCustomBatchNorm } from '../src';
+import { convertNormalization, foldBatchNorm } from '../src/convert';
+import { loadModel } from '../src/io';
 import { run } from '../src/cli/run';
 import { init, Json, seededValues, writeLayersModel } from './fixtures/keras_json';
 import { cleanUp, tempDir } from './fixtures/helpers';
@@ -159,7 +160,7 @@ describe('3. continued training of a tf.keras 2 file: the moving variance', () =
     const x = tf.randomNormal([4, 2, 2, 3], 1, 3, 'float32', 9);
     const n = 4 * 2 * 2; // values per channel in the batch
     const loaded = await loadModel(dir);
-    for (const model of [loaded, await toCustomBatchNorm(loaded)]) {
+    for (const model of [loaded, (await convertNormalization(loaded, 'custom', ['batchNormalization'])).model]) {
       const before = model.getLayer('bn').getWeights()[3];
       const v0 = Array.from(before.dataSync());
       model.compile({ optimizer: tf.train.sgd(0), loss: 'meanSquaredError' });
