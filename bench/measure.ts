@@ -3,7 +3,8 @@
  * `npm run bench:browser` (Chromium), so both tables come from the same method: per case, both
  * layers are built on the same input; after warm-up, timed samples alternate between them, every
  * other round in reverse order (so background load and leftovers hit both alike), each after a
- * full garbage collection, and the median is reported. Every step reads all its results back (dataSync), so the time includes the work
+ * full garbage collection, and the median is reported. Every step reads all its results back (dataSync; on webgpu
+ * `await data()`, all of a step's reads at once), so the time includes the work
  * (GPU work included on webgl).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -18,27 +19,41 @@ export interface MeasureOptions {
   budgetMs: number;
   /** A full garbage collection, run untimed before each sample (a no-op where unavailable). */
   gc: () => void;
+  /**
+   * Read results with `await data()` instead of dataSync: required on webgpu, where a
+   * synchronous read can lose the device. All of a step's reads are awaited together.
+   */
+  asyncRead?: boolean;
 }
 
-/** One measured step: a function that runs it once and reads everything back. */
-function makeStep(layer: tf.layers.Layer, x: tf.Tensor, dy: tf.Tensor, mode: Mode): () => void {
-  if (mode === 'infer') return () => tf.tidy(() => { (layer.apply(x) as tf.Tensor).dataSync(); });
-  const xVar = tf.variable(x, true);
+/** One measured step: runs once and reads everything back (a promise when reads are asynchronous). */
+type Step = () => void | Promise<void>;
+
+function makeStep(layer: tf.layers.Layer, x: tf.Tensor, dy: tf.Tensor, mode: Mode, asyncRead: boolean): Step {
+  const xVar = mode === 'train' ? tf.variable(x, true) : null;
   const params = layer.trainableWeights.map((w) => w.read() as tf.Variable);
-  return () => tf.tidy(() => {
-    // Forward + backward for x, gamma, beta with an upstream gradient dy: no loss ops timed.
-    const { value, grads } = tf.engine().gradients(
-      () => layer.apply(xVar, { training: true }) as tf.Tensor, [xVar, ...params], dy);
-    value.dataSync();
-    grads.forEach((g) => g.dataSync());
-  });
+  // Forward + backward for x, gamma, beta with an upstream gradient dy: no loss ops timed.
+  const run = (): tf.Tensor[] => {
+    if (xVar == null) return [layer.apply(x) as tf.Tensor];
+    const { value, grads } = tf.engine().gradients(() => layer.apply(xVar, { training: true }) as tf.Tensor, [xVar, ...params], dy);
+    return [value, ...grads];
+  };
+  if (!asyncRead) return () => tf.tidy(() => { run().forEach((t) => t.dataSync()); });
+  return async () => {
+    const out = tf.tidy(run);
+    await Promise.all(out.map((t) => t.data()));
+    tf.dispose(out);
+  };
 }
 
 /** Mean time of `reps` back-to-back calls, in ms. */
-function timeSample(step: () => void, reps: number, gc: () => void): number {
+async function timeSample(step: Step, reps: number, gc: () => void): Promise<number> {
   gc();
   const t0 = performance.now();
-  for (let r = 0; r < reps; r++) step();
+  for (let r = 0; r < reps; r++) {
+    const pending = step();
+    if (pending != null) await pending;
+  }
   return (performance.now() - t0) / reps;
 }
 
@@ -49,12 +64,12 @@ function timeSample(step: () => void, reps: number, gc: () => void): number {
  * needs 20 or so such calls before it stays optimized (fewer left LayerNormalization's cpu step
  * timed at 29 ms instead of 3.5 ms).
  */
-function warmUp(step: () => void, gc: () => void): number {
+async function warmUp(step: Step, gc: () => void): Promise<number> {
   let calls = 0;
   let last = 0;
   const t0 = performance.now();
   while (calls < 2 || (calls < 30 && performance.now() - t0 < 2000)) {
-    last = timeSample(step, 1, gc);
+    last = await timeSample(step, 1, gc);
     calls++;
   }
   return last;
@@ -72,8 +87,9 @@ function repsFor(ms: number): number {
  * other (the close calls) repeat the same number of times, so a fixed cost per sample (what
  * the garbage collection before it leaves behind) weighs on both alike.
  */
-function measure(steps: Array<(() => void) | null>, o: MeasureOptions) {
-  const warm = steps.map((s) => (s == null ? null : warmUp(s, o.gc)));
+async function measure(steps: Array<Step | null>, o: MeasureOptions) {
+  const warm: Array<number | null> = [];
+  for (const s of steps) warm.push(s == null ? null : await warmUp(s, o.gc));
   const known = warm.filter((t): t is number => t != null);
   const close = known.length > 1 && Math.max(...known) < 2 * Math.min(...known);
   const reps = warm.map((t) => (t == null ? 0 : repsFor(close ? Math.min(...known) : t)));
@@ -87,7 +103,7 @@ function measure(steps: Array<(() => void) | null>, o: MeasureOptions) {
     for (const i of order) {
       const s = steps[i];
       if (s == null) continue;
-      const t = timeSample(s, reps[i], o.gc);
+      const t = await timeSample(s, reps[i], o.gc);
       times[i].push(t);
       spent += t * reps[i];
     }
@@ -119,23 +135,24 @@ function pairedRatios(times: number[][]): PairedRatios | null {
  * what it made. A reference that throws (the built-in on channels-first training) is reported as
  * failing, with its message.
  *
- * Usage: `compareLayers('cpu', CASES[0], 'train', new BatchNormalization(), tf.layers.batchNormalization(), options)`
+ * Usage: `await compareLayers('cpu', CASES[0], 'train', new BatchNormalization(), tf.layers.batchNormalization(), options)`
  */
-export function compareLayers(backend: string, c: BenchCase, mode: Mode, ours: tf.layers.Layer,
-  reference: tf.layers.Layer, options: MeasureOptions): Row {
+export async function compareLayers(backend: string, c: BenchCase, mode: Mode, ours: tf.layers.Layer,
+  reference: tf.layers.Layer, options: MeasureOptions): Promise<Row> {
   const x = tf.tidy(() => tf.add(tf.mul(tf.randomNormal(c.shape), 2), 0.5));
   const dy = tf.randomNormal(c.shape);
   ours.build(c.shape);
   reference.build(c.shape);
-  let referenceStep: (() => void) | null = makeStep(reference, x, dy, mode);
+  const asyncRead = options.asyncRead === true;
+  let referenceStep: Step | null = makeStep(reference, x, dy, mode, asyncRead);
   let builtinError: string | undefined;
   try {
-    referenceStep();
+    await referenceStep();
   } catch (e) {
     builtinError = (e as Error).message.split('\n')[0].slice(0, 100);
     referenceStep = null;
   }
-  const { medians: [oursMs, builtinMs], runs, reps, paired } = measure([makeStep(ours, x, dy, mode), referenceStep], options);
+  const { medians: [oursMs, builtinMs], runs, reps, paired } = await measure([makeStep(ours, x, dy, mode, asyncRead), referenceStep], options);
   tf.dispose([x, dy]);
   tf.disposeVariables();
   return {

@@ -23,7 +23,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { BatchNormalization } from '../src/layer/batch_normalization';
 import { groupNormalization, instanceNormalization } from '../src/layer/group_normalization';
 import { layerNormalization } from '../src/layer/layer_normalization';
-import { CompositeGroupNorm } from './composite_norm';
+import { FamilyCase, familyCases } from './family_cases';
 import { machine } from './machine';
 import { BenchCase, CASES, fmt, Mode, MODES, Row, slowerBeyondNoise, table } from './layer_table';
 import { compareLayers } from './measure';
@@ -46,23 +46,9 @@ const collectGarbage: () => void = (() => {
 })();
 
 
-/** The normalization family's cases: ours against tfjs's built-in (LN) or a composite tf-ops layer (GN, IN). */
-interface FamilyCase extends BenchCase {
-  make: () => { ours: tf.layers.Layer; reference: tf.layers.Layer };
-}
+const FAMILY_CASES = familyCases({ layerNormalization, groupNormalization: (args) => groupNormalization(args), instanceNormalization });
 
-const FAMILY_CASES: FamilyCase[] = [
-  { name: 'LN [256, 1024]', shape: [256, 1024], axis: -1,
-    make: () => ({ ours: layerNormalization(), reference: tf.layers.layerNormalization() }) },
-  { name: 'LN [32, 128, 256]', shape: [32, 128, 256], axis: -1,
-    make: () => ({ ours: layerNormalization(), reference: tf.layers.layerNormalization() }) },
-  { name: 'GN(8) [8, 32, 32, 64]', shape: [8, 32, 32, 64], axis: -1,
-    make: () => ({ ours: groupNormalization({ groups: 8 }), reference: new CompositeGroupNorm(8) }) },
-  { name: 'IN [8, 32, 32, 64]', shape: [8, 32, 32, 64], axis: -1,
-    make: () => ({ ours: instanceNormalization(), reference: new CompositeGroupNorm(64) }) },
-];
-
-function runCase(backend: string, c: BenchCase, mode: Mode, quick: boolean): Row {
+function runCase(backend: string, c: BenchCase, mode: Mode, quick: boolean): Promise<Row> {
   const family = (c as FamilyCase).make?.();
   const ours = family?.ours ?? new BatchNormalization({ axis: c.axis });
   const reference = family?.reference ?? tf.layers.batchNormalization({ axis: c.axis });
@@ -144,7 +130,7 @@ async function main(): Promise<void> {
     if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} failed to initialize`);
     for (const c of cases) {
       for (const mode of MODES) {
-        const row = runCase(backend, c, mode, quick);
+        const row = await runCase(backend, c, mode, quick);
         rows.push(row);
         if (!json) process.stderr.write(`  measured ${backend} ${c.name} ${mode}\n`);
       }

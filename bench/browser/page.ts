@@ -1,18 +1,24 @@
 /**
  * The browser bench page: the layer table of bench/run.ts (same cases, same training step and
  * inference forward, ours and the built-in alternating) on one backend inside Chromium. Every
- * step reads its results back (dataSync), so GPU time is included; a full garbage collection
- * (Chromium started with --expose-gc) precedes each timed sample.
+ * step reads its results back (dataSync; on webgpu `await data()`, which is the only safe read
+ * there), so GPU time is included; a full garbage collection (Chromium started with
+ * --expose-gc) precedes each timed sample. On webgpu the family's cases (LN, GN, IN) run too.
  */
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { BatchNormalization } from 'tfjs-batchnorm';
-import { CASES, MODES, Row } from '../layer_table';
+import '@tensorflow/tfjs-backend-webgpu';
+import { BatchNormalization, groupNormalization, instanceNormalization, layerNormalization } from 'tfjs-batchnorm';
+import { familyCases } from '../family_cases';
+import { BenchCase, CASES, MODES, Row } from '../layer_table';
 import { compareLayers } from '../measure';
 
 setWasmPaths('/');
 
 const gc = (globalThis as unknown as { gc?: () => void }).gc ?? (() => undefined);
+
+/** Backends whose rows include the family's cases. */
+const FAMILY_BACKENDS = new Set(['webgpu']);
 
 /**
  * Measures every case and mode on `backend`.
@@ -22,12 +28,15 @@ const gc = (globalThis as unknown as { gc?: () => void }).gc ?? (() => undefined
 async function runBench(backend: string, quick: boolean): Promise<Row[]> {
   if (!(await tf.setBackend(backend)) || tf.getBackend() !== backend) throw new Error(`backend ${backend} did not start`);
   await tf.ready();
+  const family = FAMILY_BACKENDS.has(backend)
+    ? familyCases({ layerNormalization: () => layerNormalization(), groupNormalization, instanceNormalization: () => instanceNormalization() })
+    : [];
   const rows: Row[] = [];
-  for (const c of CASES) {
+  for (const c of [...CASES, ...family] as Array<BenchCase & Partial<typeof family[number]>>) {
     for (const mode of MODES) {
-      rows.push(compareLayers(backend, c, mode, new BatchNormalization({ axis: c.axis }),
-        tf.layers.batchNormalization({ axis: c.axis }),
-        { minRuns: quick ? 3 : 15, maxRuns: 200, budgetMs: quick ? 300 : 5000, gc }));
+      const layers = c.make?.() ?? { ours: new BatchNormalization({ axis: c.axis }), reference: tf.layers.batchNormalization({ axis: c.axis }) };
+      rows.push(await compareLayers(backend, c, mode, layers.ours, layers.reference,
+        { minRuns: quick ? 3 : 15, maxRuns: 200, budgetMs: quick ? 300 : 5000, gc, asyncRead: backend === 'webgpu' }));
     }
   }
   return rows;

@@ -1,10 +1,12 @@
 /**
  * `npm run bench:browser`: the layer table of `npm run bench` inside headless Chromium, on the
- * webgl (SwiftShader: WebGL on the CPU, so its times indicate ratios, not GPU speed), wasm and
- * cpu backends, in one page load. Prints the table (or JSON with `--json`) and whether this
- * layer is ever slower than the built-in; also says whether Chromium offers webgpu here.
+ * webgl and webgpu (both SwiftShader: on the CPU, so their times indicate ratios, not GPU speed),
+ * wasm and cpu backends, in one page load; on webgpu the family's cases too (LN, GN, IN). Prints
+ * the table (or JSON with `--json`), whether this package is ever slower than the built-in, and
+ * the webgpu LayerNormalization target. Exits non-zero when webgpu is asked for and Chromium
+ * offers no adapter.
  *
- * Usage: `npm run bench:browser` | `npm run bench:browser -- --quick` | `npm run bench:browser -- --backends webgl`
+ * Usage: `npm run bench:browser` | `npm run bench:browser -- --quick` | `npm run bench:browser -- --backends webgpu`
  */
 import * as path from 'path';
 import { launchChromium } from '../../scripts/browser/chromium';
@@ -16,7 +18,7 @@ async function main(): Promise<void> {
   const quick = argv.includes('--quick');
   const json = argv.includes('--json');
   const only = argv.indexOf('--backends');
-  const backends = only >= 0 ? argv[only + 1].split(',') : ['webgl', 'wasm', 'cpu'];
+  const backends = only >= 0 ? argv[only + 1].split(',') : ['webgl', 'webgpu', 'wasm', 'cpu'];
   const served = await serve({
     dir: path.join(ROOT, '.cache', 'browser-bench'),
     entries: { bench: 'bench/browser/page.ts' },
@@ -36,6 +38,7 @@ async function main(): Promise<void> {
       const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
       return gpu != null && (await gpu.requestAdapter()) != null;
     });
+    if (!webgpu && backends.includes('webgpu')) throw new Error('webgpu: Chromium offers no adapter (see scripts/browser/chromium.ts for the flags)');
     for (const backend of backends) {
       if (!json) process.stderr.write(`  measuring ${backend} ...\n`);
       rows.push(...await page.evaluate(([b, q]) =>
@@ -49,8 +52,8 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ chromium: version, webgpu, rows }, null, 2));
     return;
   }
-  console.log(`Headless Chromium ${version}; webgl through SwiftShader (CPU), so times indicate ratios, not GPU speed.`);
-  console.log(`webgpu: ${webgpu ? 'an adapter is available' : 'no adapter in headless Chromium here'}.\n`);
+  console.log(`Headless Chromium ${version}; webgl and webgpu through SwiftShader (CPU), so times indicate ratios, not GPU speed.`);
+  console.log(`webgpu: ${webgpu ? 'a SwiftShader adapter' : 'no adapter'}.\n`);
   console.log(table(rows));
   console.log('\nMedians in ms; "built-in / ours" > 1 means ours is faster; "per round": the same ratio within each\n'
     + 'alternating round, its lower and upper quartiles. "fails": the built-in throws.');
@@ -63,6 +66,10 @@ async function main(): Promise<void> {
   console.log(slower.length === 0 ? '\nNever slower than the built-in (slower: ours took longer in at least 3 rounds of 4).'
     : `\nSlower than the built-in (ours took longer in at least 3 rounds of 4): ${list(slower)}`);
   if (level.length > 0) console.log(`Median below 1 but level within noise (rounds go both ways): ${list(level)}`);
+  for (const c of ['LN [256, 1024]', 'LN [32, 128, 256]']) {
+    const r = rows.find((row) => row.backend === 'webgpu' && row.case === c && row.mode === 'train');
+    if (r?.speedup != null) console.log(`Target webgpu ${c} training step >= 3x the built-in: ${r.speedup >= 3 ? 'met' : 'NOT met'} (${r.speedup.toFixed(2)}x)`);
+  }
 }
 
 main().catch((e) => {

@@ -43,30 +43,53 @@ function product(a: NormAttrs, axes: readonly Axis[]): number {
   return axes.reduce((p, x) => p * axisSize(a, x), 1);
 }
 
+const pow2Ceil = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+
+/**
+ * How a workgroup splits its invocations: `outs` outputs side by side, each summed by `slices`
+ * invocations (then halved in shared memory: log2(slices) barrier steps). Several outputs per
+ * workgroup keep the workgroup count, and so the barriers, low where groups are small; where
+ * the outputs lie side by side in memory (gamma's channel last), neighbouring invocations take
+ * neighbouring outputs, so that their reads are contiguous.
+ */
+export function reduceShape(outputs: number, members: number, outputsContiguous: boolean): { outs: number; slices: number } {
+  const tune = (globalThis as unknown as { __reduceTune?: { size: number; perThread: number; contiguousOuts: number } }).__reduceTune
+    ?? { size: 64, perThread: 32, contiguousOuts: 16 };
+  const outs = outputsContiguous ? Math.min(tune.contiguousOuts, pow2Ceil(outputs)) : 1;
+  const slices = Math.max(Math.min(4, tune.size / outs), Math.min(tune.size / outs, pow2Ceil(members / tune.perThread)));
+  return { outs: outputsContiguous ? outs : tune.size / slices, slices };
+}
+
 /** One of the sums above as a WebGPU program. */
 export class NormReduceProgram extends ViewProgram {
   readonly outputs: number;
   readonly members: number;
   private readonly fixed: Axis[];
   private readonly free: Axis[];
+  private readonly outs: number;
+  private readonly slices: number;
+  private readonly outputsContiguous: boolean;
 
   constructor(a: NormAttrs, private readonly quantity: Quantity) {
     const { fixed, free } = split(a, quantity);
     const outputs = product(a, fixed);
     const members = product(a, free);
-    // Large groups get more invocations; small ones fewer, so that fewer sit idle through the
-    // halving steps.
+    const live = AXES.filter((x) => axisSize(a, x) > 1);
+    const outputsContiguous = live.length > 0 && fixed.includes(live[live.length - 1]);
+    const { outs, slices } = reduceShape(outputs, members, outputsContiguous);
     super(a, quantity === 'groupSums' ? 2 * outputs : outputs, quantity === 'variance' && !a.center ? ['x'] : INPUTS[quantity],
-      `Reduce_${quantity}_${a.center ? 'c' : 'u'}`, members >= 4096 ? 256 : 64, outputs);
+      `Reduce_${quantity}_${a.center ? 'c' : 'u'}_${outputsContiguous ? 'o' : 'm'}${outs}x${slices}`, outs * slices, Math.ceil(outputs / outs));
     this.fixed = fixed;
     this.free = free;
     this.outputs = outputs;
     this.members = members;
+    this.outs = outs;
+    this.slices = slices;
+    this.outputsContiguous = outputsContiguous;
   }
 
   getUserCode(): string {
     const a = this.a;
-    const size = this.workgroupSize[0];
     const pair = this.quantity === 'groupSums';
     const type = pair ? 'vec2<f32>' : 'f32';
     // The statistic's index is fixed per workgroup when it reads no member axis.
@@ -107,18 +130,26 @@ export class NormReduceProgram extends ViewProgram {
     const write = pair
       ? 'result[o] = partial[0].x;\n      result[uniforms.outputs + o] = partial[0].y;'
       : `result[o] = partial[0]${scale};`;
+    // Invocation lid sums slice `sl` of output `t` of the workgroup's outputs; the slices of one
+    // output are `step` apart in shared memory.
+    const [outs, slices] = [this.outs, this.slices];
+    const step = this.outputsContiguous ? outs : 1;
+    const place = this.outputsContiguous ? `let t = lid % ${outs};\n        let sl = lid / ${outs};`
+      : `let sl = lid % ${slices};\n        let t = lid / ${slices};`;
     return `
-      var<workgroup> partial : array<${type}, ${size}>;
+      var<workgroup> partial : array<${type}, ${outs * slices}>;
 
       fn main(index : i32) {
-        let lid = i32(localId.x);
-        // One workgroup per output, wherever the backend's dispatch put it.
-        let o = i32(workgroupId.z * numWorkgroups.x * numWorkgroups.y + workgroupId.y * numWorkgroups.x + workgroupId.x);
+        let lid = i32(localIndex);
+        ${place}
+        // The workgroup's place in the dispatch, wherever the backend put it.
+        let w = i32(workgroupId.z * numWorkgroups.x * numWorkgroups.y + workgroupId.y * numWorkgroups.x + workgroupId.x);
+        let o = w * ${outs} + t;
         var acc = ${type}(0.0);
         if (o < uniforms.outputs) {
           ${coordsWithin(a, this.fixed, 'o', 'rest')}
           ${prelude}
-          for (var m = lid; m < uniforms.members; m = m + ${size}) {
+          for (var m = sl; m < uniforms.members; m = m + ${slices}) {
             ${coordsWithin(a, this.free, 'm', 'left')}
             let i = ${flatIndex(a)};
             ${member}
@@ -127,14 +158,14 @@ export class NormReduceProgram extends ViewProgram {
         }
         partial[lid] = acc;
         workgroupBarrier();
-        for (var half = ${size / 2}; half > 0; half = half / 2) {
-          if (lid < half) {
-            partial[lid] = partial[lid] + partial[lid + half];
+        for (var half = ${slices / 2}; half > 0; half = half / 2) {
+          if (sl < half) {
+            partial[lid] = partial[lid] + partial[lid + half * ${step}];
           }
           workgroupBarrier();
         }
-        if (lid == 0 && o < uniforms.outputs) {
-          ${write}
+        if (sl == 0 && o < uniforms.outputs) {
+          ${write.replace(/partial\[0\]/g, 'partial[lid]')}
         }
       }
     `;
