@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     for (const c of cases) {
       for (const mode of MODES) {
         const [ours, theirs] = c.make();
-        const row = compareLayers(backend, c, mode, ours, theirs,
+        const row = await compareLayers(backend, c, mode, ours, theirs,
           { minRuns: quick ? 5 : 15, maxRuns: quick ? 15 : 100, budgetMs: quick ? 500 : 3000, gc });
         const p = row.paired;
         console.log(`${backend} | ${c.name} | ${mode} | ${row.oursMs.toFixed(3)} | ${row.builtinMs?.toFixed(3)} | ` +

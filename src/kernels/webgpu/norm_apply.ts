@@ -13,7 +13,7 @@ export class NormApplyProgram extends ElementwiseProgram {
   }
 
   protected body(): string {
-    return 'result[index] = (x[index] - mean[s]) * (inv * gamma[c]) + beta[c];';
+    return 'result[i] = (x[i] - mean[s]) * (inv * gamma[c]) + beta[c];';
   }
 }
 

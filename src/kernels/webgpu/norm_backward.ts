@@ -36,9 +36,9 @@ export class NormGradXProgram extends ElementwiseProgram {
         : `inv * (gdy - xhat * ${s2} / uniforms.count)`;
     return `
       let g0 = gamma[c];
-      let gdy = g0 * dy[index];
-      let xhat = (x[index] - mean[s]) * inv;
-      result[index] = ${dx};`;
+      let gdy = g0 * dy[i];
+      let xhat = (x[i] - mean[s]) * inv;
+      result[i] = ${dx};`;
   }
 }
 

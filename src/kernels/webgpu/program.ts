@@ -239,27 +239,54 @@ export abstract class ViewProgram implements WebGPUProgram {
 }
 
 /**
- * A program with one invocation per element of x, which has in scope the element's `index`,
+ * How many consecutive elements one invocation of an elementwise program takes: 4 where the
+ * innermost axis with more than one element holds a multiple of 4 (so the 4 share every other
+ * coordinate and step along that axis only), else 1. Fewer invocations and a quarter of the
+ * index divisions, which SwiftShader (WebGPU on the CPU) runs one lane at a time.
+ */
+export function elementsPerInvocation(a: NormAttrs): number {
+  const live = AXES.filter((x) => axisSize(a, x) > 1);
+  return live.length > 0 && axisSize(a, live[live.length - 1]) % 4 === 0 ? 4 : 1;
+}
+
+/**
+ * A program over the elements of x, which has in scope for each element its flat index `i`,
  * its statistic's index `s`, gamma's index `c` and `inv = inverseSqrt(variance[s] + epsilon)`.
  */
 export abstract class ElementwiseProgram extends ViewProgram {
+  private readonly perInvocation: number;
+
   constructor(a: NormAttrs, size: number, variableNames: string[], key: string) {
-    super(a, size, variableNames, key, 128, Math.ceil(size / 128));
+    const per = elementsPerInvocation(a);
+    super(a, size, variableNames, `${key}_e${per}`, 128, Math.ceil(size / per / 128));
+    this.perInvocation = per;
   }
 
-  /** WGSL that writes `result[index]`. */
+  /** WGSL that writes `result[i]`. */
   protected abstract body(): string;
 
   getUserCode(): string {
     const a = this.a;
+    const per = this.perInvocation;
+    const live = AXES.filter((x) => axisSize(a, x) > 1);
+    const inner = live[live.length - 1];
+    // How the statistic's and gamma's indices step along the innermost axis.
+    const ds = inner === 'p' ? 'uniforms.nG' : inner === 'g' ? '1' : '0';
+    const dc = inner === 'k' && a.cK !== 0 ? 'uniforms.cK' : inner === 'g' && a.cG !== 0 ? 'uniforms.cG' : inner === 'j' ? '1' : '0';
     return `
       fn main(index : i32) {
-        if (index < uniforms.size) {
-          ${coordsOfFlat(a, indexAxes(a), 'index')}
-          let s = ${statIndex(a)};
-          let c = ${channelIndex(a)};
-          let inv = inverseSqrt(variance[s] + uniforms.epsilon);
-          ${this.body()}
+        let first = index * ${per};
+        if (first < uniforms.size) {
+          ${coordsOfFlat(a, indexAxes(a), 'first')}
+          let s0 = ${statIndex(a)};
+          let c0 = ${channelIndex(a)};
+          for (var e = 0; e < ${per}; e = e + 1) {
+            let i = first + e;
+            let s = s0 + e * ${ds};
+            let c = c0 + e * ${dc};
+            let inv = inverseSqrt(variance[s] + uniforms.epsilon);
+            ${this.body()}
+          }
         }
       }
     `;

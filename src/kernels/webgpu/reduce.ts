@@ -45,6 +45,13 @@ function product(a: NormAttrs, axes: readonly Axis[]): number {
 
 const pow2Ceil = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 
+// Chosen by timing on SwiftShader (see BENCHMARKS.md, webgpu): every barrier step costs much
+// more there than adding more values per invocation, so the slices per output stay few.
+const WORKGROUP_SIZE = 64;
+const MIN_SLICES = 4;
+const MEMBERS_PER_INVOCATION = 1024;
+const CONTIGUOUS_OUTPUTS = 16;
+
 /**
  * How a workgroup splits its invocations: `outs` outputs side by side, each summed by `slices`
  * invocations (then halved in shared memory: log2(slices) barrier steps). Several outputs per
@@ -53,11 +60,10 @@ const pow2Ceil = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
  * neighbouring outputs, so that their reads are contiguous.
  */
 export function reduceShape(outputs: number, members: number, outputsContiguous: boolean): { outs: number; slices: number } {
-  const tune = (globalThis as unknown as { __reduceTune?: { size: number; perThread: number; contiguousOuts: number } }).__reduceTune
-    ?? { size: 64, perThread: 32, contiguousOuts: 16 };
-  const outs = outputsContiguous ? Math.min(tune.contiguousOuts, pow2Ceil(outputs)) : 1;
-  const slices = Math.max(Math.min(4, tune.size / outs), Math.min(tune.size / outs, pow2Ceil(members / tune.perThread)));
-  return { outs: outputsContiguous ? outs : tune.size / slices, slices };
+  const outs = outputsContiguous ? Math.min(CONTIGUOUS_OUTPUTS, pow2Ceil(outputs)) : 1;
+  const most = WORKGROUP_SIZE / outs;
+  const slices = Math.max(Math.min(MIN_SLICES, most), Math.min(most, pow2Ceil(members / MEMBERS_PER_INVOCATION)));
+  return { outs: outputsContiguous ? outs : WORKGROUP_SIZE / slices, slices };
 }
 
 /** One of the sums above as a WebGPU program. */
