@@ -31,12 +31,15 @@ async function runBench(backend: string, quick: boolean): Promise<Row[]> {
   const family = FAMILY_BACKENDS.has(backend)
     ? familyCases({ layerNormalization: () => layerNormalization(), groupNormalization, instanceNormalization: () => instanceNormalization() })
     : [];
+  // On webgpu (SwiftShader) the built-in's composite training steps take seconds to tens of
+  // seconds each, so fewer samples there; reads are asynchronous (a synchronous one can lose the device).
+  const webgpu = backend === 'webgpu';
   const rows: Row[] = [];
   for (const c of [...CASES, ...family] as Array<BenchCase & Partial<typeof family[number]>>) {
     for (const mode of MODES) {
       const layers = c.make?.() ?? { ours: new BatchNormalization({ axis: c.axis }), reference: tf.layers.batchNormalization({ axis: c.axis }) };
       rows.push(await compareLayers(backend, c, mode, layers.ours, layers.reference,
-        { minRuns: quick ? 3 : 15, maxRuns: 200, budgetMs: quick ? 300 : 5000, gc, asyncRead: backend === 'webgpu' }));
+        { minRuns: quick ? 3 : webgpu ? 7 : 15, maxRuns: 200, budgetMs: quick ? 300 : 5000, gc, asyncRead: webgpu }));
     }
   }
   return rows;

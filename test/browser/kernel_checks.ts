@@ -4,6 +4,7 @@
  * autodiff of it. They run on every backend that registers all three kernels, and webgpu must.
  */
 import * as tf from '@tensorflow/tfjs';
+import { batchNormalization, layerNormalization } from 'tfjs-batchnorm';
 import { pairsDiff } from './compare';
 
 const NAMES = { forward: 'TfjsNorm_Forward', apply: 'TfjsNorm_Apply', backward: 'TfjsNorm_Backward' };
@@ -101,6 +102,23 @@ const KERNEL_CHECKS: Record<string, () => Promise<string>> = {
 };
 
 const WEBGPU_CHECKS: Record<string, () => Promise<string>> = {
+  async 'the layers run the WebGPU kernels (training, inference and gradients)'() {
+    const ln = layerNormalization();
+    const bn = batchNormalization();
+    const x = tf.randomNormal([4, 8], 0, 1, 'float32', 120);
+    const info = await tf.profile(() => tf.tidy(() => {
+      tf.grads((xx: tf.Tensor) => tf.sum(ln.apply(xx, { training: true }) as tf.Tensor))([x]);
+      tf.grads((xx: tf.Tensor) => tf.sum(bn.apply(xx, { training: true }) as tf.Tensor))([x]);
+      bn.apply(x);
+    }));
+    tf.dispose(x);
+    ln.dispose();
+    bn.dispose();
+    const ran = Object.values(NAMES).filter((name) => info.kernelNames.includes(name));
+    if (ran.length !== 3) throw new Error(`ran ${ran.join(', ') || 'none'} of the three; all kernels: ${info.kernelNames.join(', ')}`);
+    return `ran ${ran.join(', ')}`;
+  },
+
   async 'the WebGPU kernels say what they expected when an input has the wrong size'() {
     const v = VIEWS[0];
     const x = tf.zeros(v.shape);
