@@ -15,7 +15,7 @@ import { fromKeras3, isKeras3 } from '../src/io/keras3';
 import { useBackend } from './helpers/tensors';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'keras3', 'models');
-const MODELS = ['convnext_block', 'unet_block', 'cnn_bn', 'renorm_frozen'];
+const MODELS = ['convnext_block', 'unet_block', 'cnn_bn', 'renorm_frozen', 'token_norms'];
 const ROUTES = [['HDF5 route', ''], ['keras_keras route', 'keras_keras_route']];
 
 interface Ref { x: unknown; y: unknown }

@@ -144,3 +144,72 @@ test.each([
     tf.dispose([...values.values()]);
   }
 });
+
+/** Keras 3's config of input [5, 3] -> Bidirectional(LSTM(2), concat) -> TimeDistributed(Dense(3)). */
+function wrappersConfig(): Json {
+  const pol = { module: 'keras', class_name: 'DTypePolicy', config: { name: 'float32' }, registered_name: null };
+  const ini = (cls: string, config: Json = {}) => ({ module: 'keras.initializers', class_name: cls, config, registered_name: null });
+  const lstm = (name: string, goBackwards: boolean) => ({
+    module: 'keras.layers', class_name: 'LSTM', registered_name: null, build_config: { input_shape: [null, 5, 3] },
+    config: { name, trainable: true, dtype: pol, return_sequences: true, return_state: false, go_backwards: goBackwards,
+      stateful: false, unroll: false, zero_output_for_mask: true, units: 2, activation: 'tanh', recurrent_activation: 'sigmoid',
+      use_bias: true, kernel_initializer: ini('GlorotUniform', { seed: null }), recurrent_initializer: ini('Orthogonal', { seed: null, gain: 1 }),
+      bias_initializer: ini('Zeros'), unit_forget_bias: true, kernel_regularizer: null, recurrent_regularizer: null,
+      bias_regularizer: null, activity_regularizer: null, kernel_constraint: null, recurrent_constraint: null,
+      bias_constraint: null, dropout: 0, recurrent_dropout: 0, seed: null },
+  });
+  const kt = (layer: string, shape: number[]) => ({ class_name: '__keras_tensor__', config: { shape: [null, ...shape], dtype: 'float32', keras_history: [layer, 0, 0] } });
+  return {
+    module: 'keras.src.models.functional', class_name: 'Functional', registered_name: 'Functional',
+    config: { name: 'wrappers', trainable: true, layers: [
+      { module: 'keras.layers', class_name: 'InputLayer', registered_name: null, name: 'seq', inbound_nodes: [],
+        config: { batch_shape: [null, 5, 3], dtype: 'float32', sparse: false, ragged: false, name: 'seq', optional: false } },
+      { module: 'keras.layers', class_name: 'Bidirectional', registered_name: null, name: 'bidirectional',
+        config: { name: 'bidirectional', trainable: true, dtype: pol, merge_mode: 'concat', layer: lstm('forward_lstm', false),
+          backward_layer: lstm('backward_lstm', true) },
+        inbound_nodes: [{ args: [kt('seq', [5, 3])], kwargs: { mask: null } }] },
+      { module: 'keras.layers', class_name: 'TimeDistributed', registered_name: null, name: 'time_distributed',
+        config: { name: 'time_distributed', trainable: true, dtype: pol, layer: { module: 'keras.layers', class_name: 'Dense',
+          registered_name: null, config: { name: 'dense', trainable: true, dtype: pol, units: 3, activation: 'linear', use_bias: true,
+            kernel_initializer: ini('GlorotUniform', { seed: null }), bias_initializer: ini('Zeros'), kernel_regularizer: null,
+            bias_regularizer: null, kernel_constraint: null, bias_constraint: null, quantization_config: null } } },
+        inbound_nodes: [{ args: [kt('bidirectional', [5, 4])], kwargs: { mask: null } }] },
+    ], input_layers: [['seq', 0, 0]], output_layers: [['time_distributed', 0, 0]] },
+  };
+}
+
+test('Bidirectional and TimeDistributed: both weight namings load and predict as the model built in TF.js', async () => {
+  const native = tf.sequential({ layers: [
+    tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 2, returnSequences: true, recurrentActivation: 'sigmoid', name: 'lstm' }) as tf.RNN,
+      mergeMode: 'concat', inputShape: [5, 3], name: 'bidirectional' }),
+    tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 3, name: 'dense' }), name: 'time_distributed' }),
+  ] });
+  native.weights.forEach((w, i) => w.write(tf.randomUniform(w.shape as number[], -0.5, 0.5, 'float32', 300 + i)));
+  // Keras 3's names for each weight TF.js names: variable path and archive path.
+  const keras: Record<string, [string, string]> = {
+    'bidirectional/forward_lstm/kernel': ['bidirectional/forward_lstm/lstm_cell/kernel', 'layers/bidirectional/forward_layer/cell/vars/0'],
+    'bidirectional/forward_lstm/recurrent_kernel': ['bidirectional/forward_lstm/lstm_cell/recurrent_kernel', 'layers/bidirectional/forward_layer/cell/vars/1'],
+    'bidirectional/forward_lstm/bias': ['bidirectional/forward_lstm/lstm_cell/bias', 'layers/bidirectional/forward_layer/cell/vars/2'],
+    'bidirectional/backward_lstm/kernel': ['bidirectional/backward_lstm/lstm_cell/kernel', 'layers/bidirectional/backward_layer/cell/vars/0'],
+    'bidirectional/backward_lstm/recurrent_kernel': ['bidirectional/backward_lstm/lstm_cell/recurrent_kernel', 'layers/bidirectional/backward_layer/cell/vars/1'],
+    'bidirectional/backward_lstm/bias': ['bidirectional/backward_lstm/lstm_cell/bias', 'layers/bidirectional/backward_layer/cell/vars/2'],
+    'time_distributed/kernel': ['time_distributed/dense/kernel', 'layers/time_distributed/layer/vars/0'],
+    'time_distributed/bias': ['time_distributed/dense/bias', 'layers/time_distributed/layer/vars/1'],
+  };
+  expect(native.weights.map((w) => w.originalName).sort()).toEqual(Object.keys(keras).sort());
+  const x = tf.randomNormal([2, 5, 3], 0, 1, 'float32', 8);
+  const want = native.predict(x) as tf.Tensor;
+  for (const naming of [0, 1]) {
+    const named: tf.NamedTensorMap = {};
+    for (const w of native.weights) named[keras[w.originalName][naming]] = w.read();
+    const { data, specs } = await tf.io.encodeWeights(named);
+    const loaded = await tf.loadLayersModel(tf.io.fromMemory(fromKeras3({ modelTopology: { keras_version: '3.15.1',
+      model_config: wrappersConfig() }, weightSpecs: specs, weightData: data })));
+    const got = loaded.predict(x) as tf.Tensor;
+    expect(tf.max(tf.abs(tf.sub(got, want))).dataSync()[0]).toBeLessThan(1e-6);
+    tf.dispose(got);
+    loaded.dispose();
+  }
+  tf.dispose([x, want]);
+  native.dispose();
+});

@@ -47,6 +47,12 @@ it('the main entry registers its layers and wraps the stock BatchNormalization l
   expect(Object.keys(classes)).toEqual(expect.arrayContaining(['TfjsBatchNormalization', 'BatchNormalizationV2', 'GroupNormalization']));
   expect({ files: fileHandlers(tf), http: httpLoadWrapped(tf), setter: trainableSetter(tf), stock: stockLoaderWrapped(tf) })
     .toEqual({ files: 0, http: false, setter: undefined, stock: true });
+  // The model classes' loaders are wrapped too: they rebuild a model whose stock BatchNormalization
+  // turns out (once built) to normalize a non-last axis, with this package's layer there.
+  for (const cls of ['Sequential', 'Model', 'Functional']) {
+    const entry = classes[cls] as unknown as [unknown, Record<symbol, unknown>];
+    expect([cls, entry[1][Symbol.for('tfjs-batchnorm.stockBatchNormLoader')]]).toEqual([cls, true]);
+  }
   // The first BatchNormalization made installs the setter that lets a frozen model freeze it.
   (pkg.batchNormalization as () => unknown)();
   expect(trainableSetter(tf)).toEqual(expect.any(Function));

@@ -10,6 +10,7 @@ import '@tensorflow/tfjs-backend-webgpu';
 import { pairsDiff, relDiff } from './compare';
 import { FAMILY_CHECKS } from './family_checks';
 import { kernelChecks } from './kernel_checks';
+import { keras3Checks } from './keras3_checks';
 import * as entry from 'tfjs-batchnorm';
 import { BatchNormalization, batchNormalization, batchNormInference, batchNormTraining } from 'tfjs-batchnorm';
 
@@ -298,7 +299,7 @@ async function runSuite(backend: string): Promise<CheckResult[]> {
   if (!ok || tf.getBackend() !== backend) {
     return [{ backend, name: 'backend starts', ok: false, detail: `active backend is ${tf.getBackend()}`, ms: 0 }];
   }
-  for (const [name, check] of Object.entries({ ...CHECKS, ...FAMILY_CHECKS, ...kernelChecks(backend) })) {
+  for (const [name, check] of Object.entries({ ...CHECKS, ...FAMILY_CHECKS, ...kernelChecks(backend), ...keras3Checks(backend) })) {
     const before = tf.memory().numTensors;
     const start = performance.now();
     let ok = true;

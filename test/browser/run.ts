@@ -20,6 +20,7 @@ import { launchChromium } from '../../scripts/browser/chromium';
 import { ROOT, serve, Served } from '../../scripts/browser/serve';
 import type { BrowserContext } from 'playwright-core';
 import type { CheckResult } from './page';
+import { keras3Files } from './keras3_files';
 
 const BACKENDS = ['webgl', 'webgpu', 'wasm', 'cpu'];
 
@@ -117,6 +118,7 @@ async function main(): Promise<number> {
         // The script-tag route: tfjs's own minified build, then the package's.
         'tf.min.js': path.join(ROOT, 'node_modules', '@tensorflow', 'tfjs', 'dist', 'tf.min.js'),
         'tfjs-batchnorm.min.js': path.join(ROOT, 'dist', 'browser', 'tfjs-batchnorm.min.js'),
+        ...keras3Files(),
         'script-tag.html': '<!doctype html><meta charset="utf-8"><script src="/tf.min.js"></script><script src="/tfjs-batchnorm.min.js"></script>\n',
       },
     });

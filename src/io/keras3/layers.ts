@@ -116,6 +116,26 @@ function translateValues(value: unknown, where: Where, nestedLayer?: (entry: Jso
   return out;
 }
 
+/**
+ * Keras 3 saves a Bidirectional's forward layer (named `forward_<name>`) as `layer` and its
+ * backward twin as `backward_layer`; TF.js builds the backward twin itself and names the two
+ * `forward_` / `backward_` + the given layer's name, so the prefix goes and the twin is dropped.
+ */
+function bidirectional(config: Json, where: Where): void {
+  const layer = config['layer'];
+  const backward = config['backward_layer'];
+  if (isObject(layer) && isObject(layer['config']) && typeof layer['config']['name'] === 'string') {
+    layer['config']['name'] = layer['config']['name'].replace(/^forward_/, '');
+  }
+  if (backward == null) return;
+  if (!isObject(backward) || !isObject(layer) || backward['class_name'] !== layer['class_name']) {
+    throw fail(`its backward layer is a ${isObject(backward) ? String(backward['class_name']) : show(backward)} and its forward ` +
+      `layer a ${isObject(layer) ? String(layer['class_name']) : show(layer)}; TF.js builds the backward layer as the forward ` +
+      'layer\'s twin, so expected the same class.', where);
+  }
+  delete config['backward_layer'];
+}
+
 /** Keras 3 arguments that change nothing TF.js computes when unset, and refuse a model when set. */
 const UNSET_ONLY: Record<string, (v: unknown) => boolean> = {
   quantization_config: (v) => v == null,
@@ -167,6 +187,7 @@ export function translateLayerConfig(className: string, config: Json, where: Whe
   } else if (className === 'LayerNormalization') {
     delete out['rms_scaling'];
   }
+  if (className === 'Bidirectional') bidirectional(out, where);
   if (/^Global(Average|Max)Pooling[123]D$/.test(className) && out['keepdims'] === true) {
     throw fail('keepdims = true is not supported by TF.js\'s global pooling layers; expected false.', where);
   }

@@ -84,7 +84,8 @@ function archiveVariable(layer: LeafLayer, rest: string, i: number): string | nu
   if (cls === 'Bidirectional' && (parts[0] === 'forward_layer' || parts[0] === 'backward_layer')) {
     const inner = isObject(config['layer']) ? config['layer'] : {};
     const innerConfig = isObject(inner['config']) ? inner['config'] : {};
-    prefix = `${parts[0] === 'forward_layer' ? 'forward' : 'backward'}_${innerConfig['name']}/`;
+    // TF.js names the two directions after the layer, without Keras 3's forward_ prefix.
+    prefix = `${parts[0] === 'forward_layer' ? 'forward' : 'backward'}_${String(innerConfig['name']).replace(/^forward_/, '')}/`;
     cls = inner['class_name'] as string;
     config = innerConfig;
     parts.shift();
