@@ -21,6 +21,10 @@ model.predict(tf.ones([2, 3])).print();
 const PAGES = {
   'tfjs alone': `import * as tf from '@tensorflow/tfjs';\nconst BN = () => tf.layers.batchNormalization();\n${MODEL}`,
   'tfjs + tfjs-batchnorm': `import * as tf from '@tensorflow/tfjs';\nimport { batchNormalization } from 'tfjs-batchnorm';\nconst BN = () => batchNormalization();\n${MODEL}`,
+  // The same page that also opens a .keras / .h5 file (the browser-safe Keras entry's zip and HDF5 readers come along).
+  'tfjs + tfjs-batchnorm + tfjs-batchnorm/keras (loadKerasModel)': `import * as tf from '@tensorflow/tfjs';\nimport { batchNormalization } from 'tfjs-batchnorm';\n` +
+    `import { loadKerasModel } from 'tfjs-batchnorm/keras';\nconst BN = () => batchNormalization();\n${MODEL}` +
+    `document.querySelector('input').onchange = async (e) => (await loadKerasModel(e.target.files[0])).summary();\n`,
 };
 
 function jsBytes(dir) {
@@ -76,6 +80,9 @@ async function main() {
   for (const r of rows) console.log(`| ${r.page} | ${mb(r.esbuild)} | ${mb(r.vite)} |`);
   const pct = (a, b) => `${(((b - a) / a) * 100).toFixed(1)} %`;
   console.log(`| growth | ${pct(alone.esbuild, withPackage.esbuild)} | ${pct(alone.vite, withPackage.vite)} |`);
+  for (const r of rows.slice(2)) {
+    console.log(`| ${r.page}: over the layers page | +${mb(r.esbuild - withPackage.esbuild)} | +${mb(r.vite - withPackage.vite)} |`);
+  }
 }
 
 main().catch((err) => {

@@ -29,6 +29,8 @@ const ENTRIES = [
   { name: 'index', source: 'src/index.ts', cjs: 'index.js' },
   { name: 'io', source: 'src/io/index.ts', cjs: 'io/index.js' },
   { name: 'convert', source: 'src/convert/index.ts', cjs: 'convert/index.js' },
+  // Keras files in a page: the browser-safe part of the IO (no Node built-ins; checked below).
+  { name: 'keras', source: 'src/io/keras3/browser.ts', cjs: 'io/keras3/browser.js' },
 ];
 
 /** Source files (relative to the root) that end up in `output` and the chunks it imports. */
@@ -50,6 +52,11 @@ function inputsOf(metafile, output) {
 function checkMainEntry(metafile, output) {
   const foreign = inputsOf(metafile, output).filter((f) => /^src\/(io|convert|cli)\//.test(f));
   if (foreign.length > 0) throw new Error(`${output} carries code that is not the layers': ${foreign.join(', ')}`);
+  checkNoBuiltins(metafile, output);
+}
+
+/** Throws if `output` or a chunk it imports imports a Node built-in. */
+function checkNoBuiltins(metafile, output) {
   const visited = new Set();
   const builtins = [];
   const visit = (file) => {
@@ -85,6 +92,7 @@ async function buildModules() {
     logLevel: 'warning',
   });
   checkMainEntry(result.metafile, 'dist/esm/index.mjs');
+  checkNoBuiltins(result.metafile, 'dist/esm/keras.mjs');
   return result.metafile;
 }
 

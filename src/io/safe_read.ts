@@ -6,15 +6,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ModelFileError } from './errors';
+import { checkJsonDepth } from './json_depth';
+
+// Browser-safe, so that readers without a file system share it.
+export { checkJsonDepth, MAX_JSON_DEPTH } from './json_depth';
 
 /** Default limit on model.json's size: far above real topologies (a few MB), far below memory. */
 export const DEFAULT_MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
 
-/**
- * Deepest nesting of arrays and objects accepted in model.json. Keras topologies nest a handful of
- * levels per sub-model; this leaves room for dozens of nested models.
- */
-export const MAX_JSON_DEPTH = 128;
 
 // O_NONBLOCK: opening a FIFO must not wait for a writer; regular files ignore the flag.
 const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
@@ -69,34 +68,6 @@ async function readInto(handle: fs.promises.FileHandle, target: Uint8Array, offs
   return done;
 }
 
-/**
- * Throws if the UTF-8 JSON in `bytes` nests arrays/objects deeper than `maxDepth`, scanning the
- * bytes before anything is decoded or parsed, so a nesting bomb fails fast instead of exhausting
- * the parser's memory. (Quotes, backslashes and brackets are single bytes in UTF-8 and never
- * occur inside a multi-byte character.)
- *
- * Usage: `checkJsonDepth(bytes, 'm/model.json');`
- */
-export function checkJsonDepth(bytes: Uint8Array, file: string, maxDepth = MAX_JSON_DEPTH): void {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i];
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
-    } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > maxDepth) {
-        throw new ModelFileError(file, `nests arrays/objects more than ${maxDepth} levels deep (at byte ${i}); ` +
-          'expected a TensorFlow.js layers model.json.');
-      }
-    } else if (c === 0x5d || c === 0x7d) {
-      depth--;
-    }
-  }
-}
 
 /**
  * Reads model.json as text: a regular file of at most `maxBytes` bytes, nested at most

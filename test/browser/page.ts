@@ -9,6 +9,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-webgpu';
 import { pairsDiff, relDiff } from './compare';
 import { FAMILY_CHECKS } from './family_checks';
+import { KERAS_CHECKS } from './keras_checks';
 import { kernelChecks } from './kernel_checks';
 import { keras3Checks } from './keras3_checks';
 import * as entry from 'tfjs-batchnorm';
@@ -299,7 +300,7 @@ async function runSuite(backend: string): Promise<CheckResult[]> {
   if (!ok || tf.getBackend() !== backend) {
     return [{ backend, name: 'backend starts', ok: false, detail: `active backend is ${tf.getBackend()}`, ms: 0 }];
   }
-  for (const [name, check] of Object.entries({ ...CHECKS, ...FAMILY_CHECKS, ...kernelChecks(backend), ...keras3Checks(backend) })) {
+  for (const [name, check] of Object.entries({ ...CHECKS, ...FAMILY_CHECKS, ...KERAS_CHECKS, ...kernelChecks(backend), ...keras3Checks(backend) })) {
     const before = tf.memory().numTensors;
     const start = performance.now();
     let ok = true;

@@ -21,6 +21,7 @@ import { ROOT, serve, Served } from '../../scripts/browser/serve';
 import type { BrowserContext } from 'playwright-core';
 import type { CheckResult } from './page';
 import { keras3Files } from './keras3_files';
+import { kerasFixtureFiles } from './keras_files';
 
 const BACKENDS = ['webgl', 'webgpu', 'wasm', 'cpu'];
 
@@ -120,6 +121,7 @@ async function main(): Promise<number> {
         'tfjs-batchnorm.min.js': path.join(ROOT, 'dist', 'browser', 'tfjs-batchnorm.min.js'),
         ...keras3Files(),
         'script-tag.html': '<!doctype html><meta charset="utf-8"><script src="/tf.min.js"></script><script src="/tfjs-batchnorm.min.js"></script>\n',
+        ...kerasFixtureFiles(),
       },
     });
     await nodeModel(path.join(dir, 'models', 'node-bn'));

@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { unzipSync, UnzipFileInfo } from 'fflate';
 import { ModelFileError } from '../errors';
-import { checkJsonDepth } from '../safe_read';
+import { checkJsonDepth } from '../json_depth';
 import { fromKeras3File } from './index';
 import { isObject } from './json';
 import {
