@@ -1,6 +1,6 @@
 // Writes what the package ships besides tsc's CommonJS build in dist/cjs (run after tsc):
 //
-//  - dist/esm/{index,io,convert}.mjs, for bundlers and browsers: the three entry points
+//  - dist/esm/{index,io,keras,convert}.mjs, for bundlers and browsers: the entry points
 //    (`tfjs-batchnorm`, `tfjs-batchnorm/io`, `tfjs-batchnorm/convert`) bundled by esbuild with
 //    code splitting, so the code they share (the layers) is one chunk and one module instance.
 //    `@tensorflow/tfjs` stays external, so a bundler links it to tfjs's own ES modules and
@@ -8,7 +8,7 @@
 //    gets no Node built-in and no IO or conversion code (checked below, from esbuild's metafile).
 //  - dist/browser/tfjs-batchnorm.min.js, for a <script> tag after tfjs's own script: the main
 //    entry as an IIFE that takes tfjs from the global `tf` and exposes `tfjsBatchnorm`.
-//  - dist/esm/{index,io,convert}.node.mjs, for `import` in Node: each re-exports the CommonJS
+//  - dist/esm/{index,io,keras,convert}.node.mjs, for `import` in Node: each re-exports the CommonJS
 //    build, so `import` and `require` in one Node process share one module instance (no
 //    dual-package hazard; Node's `import '@tensorflow/tfjs'` loads tfjs's CommonJS build too).
 //  - dist/cli.js, the `tfjs-batchnorm` bin: src/cli bundled with `commander` (a devDependency),
@@ -23,6 +23,9 @@ const dist = path.join(root, 'dist');
 const out = path.join(dist, 'esm');
 const TFJS = ['@tensorflow/tfjs', '@tensorflow/tfjs-core', '@tensorflow/tfjs-layers'];
 const NODE_BUILTINS = builtinModules.flatMap((m) => [m, `node:${m}`]);
+// The package's dependencies (the Keras readers' zip and HDF5 libraries) stay imports: the
+// user's bundler resolves them from node_modules, once, however many entries use them.
+const DEPENDENCIES = Object.keys(require(path.join(root, 'package.json')).dependencies ?? {});
 
 /** The package's entry points: exports subpath, source, CommonJS file (relative to dist/cjs). */
 const ENTRIES = [
@@ -86,13 +89,14 @@ async function buildModules() {
     target: 'es2019',
     // Node's built-ins stay imports (only io.mjs has them): a browser bundle that imports
     // `tfjs-batchnorm/io` then fails at build time, naming `fs`, rather than in the page.
-    external: [...TFJS, ...NODE_BUILTINS],
+    external: [...TFJS, ...DEPENDENCIES, ...NODE_BUILTINS],
     metafile: true,
     sourcemap: true,
     logLevel: 'warning',
   });
   checkMainEntry(result.metafile, 'dist/esm/index.mjs');
   checkNoBuiltins(result.metafile, 'dist/esm/keras.mjs');
+  checkNoBuiltins(result.metafile, 'dist/esm/convert.mjs');
   return result.metafile;
 }
 
@@ -182,7 +186,7 @@ async function main() {
   await buildCli();
   const kb = (file) => `${(fs.statSync(path.join(root, file)).size / 1024).toFixed(0)} KB`;
   const mainInputs = inputsOf(metafile, 'dist/esm/index.mjs').length;
-  console.log(`dist/esm/{index,io,convert}.mjs (bundlers; the main entry from ${mainInputs} source files, no IO or conversion), ` +
+  console.log(`dist/esm/{index,io,keras,convert}.mjs (bundlers; the main entry from ${mainInputs} source files, no IO or conversion), ` +
     `dist/browser/tfjs-batchnorm.min.js (script tag, ${kb('dist/browser/tfjs-batchnorm.min.js')}), ` +
     `dist/esm/*.node.mjs (Node; names: ${counts}), dist/cli.js (bin, ${kb('dist/cli.js')})`);
 }

@@ -63,6 +63,11 @@ it('tfjs-batchnorm/io adds the file:// routers and the Keras 3 translation of tf
   expect({ files: fileHandlers(tf), http: httpLoadWrapped(tf), stock: stockLoaderWrapped(tf) }).toEqual({ files: 2, http: true, stock: true });
 });
 
+it('tfjs-batchnorm/keras adds the Keras 3 translation of tfjs\'s own loaders and no router', () => {
+  const { tf } = freshTfjs('../src/io/keras3/browser');
+  expect({ files: fileHandlers(tf), http: httpLoadWrapped(tf) }).toEqual({ files: 0, http: true });
+});
+
 it('tfjs-batchnorm/convert adds no router and wraps no loader of tfjs', () => {
   const { tf } = freshTfjs('../src/convert');
   expect({ files: fileHandlers(tf), http: httpLoadWrapped(tf) }).toEqual({ files: 0, http: false });

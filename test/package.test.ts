@@ -33,17 +33,20 @@ test('import gives the same modules as require, through the exports map, for eve
     import { createRequire } from 'module';
     import { BatchNormalization } from 'tfjs-batchnorm';
     import { loadModel } from 'tfjs-batchnorm/io';
+    import { loadKerasModel } from 'tfjs-batchnorm/keras';
     import { foldBatchNorm } from 'tfjs-batchnorm/convert';
     const require = createRequire(process.cwd() + '/');
     console.log(JSON.stringify([BatchNormalization === require('tfjs-batchnorm').BatchNormalization,
-      loadModel === require('tfjs-batchnorm/io').loadModel, foldBatchNorm === require('tfjs-batchnorm/convert').foldBatchNorm,
-      typeof BatchNormalization, typeof loadModel, typeof foldBatchNorm]));`]);
-  expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual([true, true, true, 'function', 'function', 'function']);
+      loadModel === require('tfjs-batchnorm/io').loadModel, loadKerasModel === require('tfjs-batchnorm/keras').loadKerasModel,
+      loadKerasModel === require('tfjs-batchnorm/io').loadKerasModel, foldBatchNorm === require('tfjs-batchnorm/convert').foldBatchNorm,
+      typeof BatchNormalization, typeof loadModel, typeof loadKerasModel, typeof foldBatchNorm]));`]);
+  expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual([true, true, true, true, true, 'function', 'function', 'function', 'function']);
 });
 
 test('type declarations are written for each entry point', () => {
   expect(fs.readFileSync(path.join(root, 'dist/cjs/index.d.ts'), 'utf8')).toMatch(/BatchNormalization/);
   expect(fs.readFileSync(path.join(root, 'dist/cjs/io/index.d.ts'), 'utf8')).toMatch(/loadModel, saveModel/);
+  expect(fs.readFileSync(path.join(root, 'dist/cjs/io/keras3/browser.d.ts'), 'utf8')).toMatch(/loadKerasModel/);
   expect(fs.readFileSync(path.join(root, 'dist/cjs/convert/index.d.ts'), 'utf8')).toMatch(/convertNormalization/);
   expect(fs.readFileSync(path.join(root, 'dist/cjs/layer/batch_normalization.d.ts'), 'utf8')).toMatch(/export interface BatchNormalizationArgs/);
 });
@@ -78,10 +81,15 @@ test('the bundler entry imports tfjs and carries no Node built-in, file IO or co
   expect(esm).not.toMatch(ioOnly);
   expect(esmWithChunks(path.join(root, 'dist/esm/io.mjs'))).toMatch(/from "fs"/);
   expect(esmWithChunks(path.join(root, 'dist/esm/convert.mjs'))).toMatch(/foldBatchNorm/);
+  // The Keras readers work in a page: no Node built-in; fflate and jsfive stay imports, for the bundler.
+  const keras = esmWithChunks(path.join(root, 'dist/esm/keras.mjs'));
+  expect(keras).toMatch(/loadKerasModel/);
+  expect(keras).toMatch(/from "fflate"/);
+  expect(keras).not.toMatch(/require\(["']|from "(node:)?(fs|path|crypto|os)"/);
   const script = fs.readFileSync(path.join(root, 'dist/browser/tfjs-batchnorm.min.js'), 'utf8');
   expect(script).not.toMatch(/file:\/\/|ModelFileError|model\.json/);
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-  for (const [entry, file] of [['.', 'index'], ['./io', 'io'], ['./convert', 'convert']]) {
+  for (const [entry, file] of [['.', 'index'], ['./io', 'io'], ['./keras', 'keras'], ['./convert', 'convert']]) {
     expect(pkg.exports[entry].import).toBe(`./dist/esm/${file}.mjs`);
     expect(pkg.exports[entry].node.import).toBe(`./dist/esm/${file}.node.mjs`);
   }
