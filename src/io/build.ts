@@ -28,6 +28,7 @@ export interface LoadChecks extends WeightValueOptions {
 export const DEFAULT_MAX_ACTIVATION_VALUES = 2 ** 28;
 
 type LayerVariable = tf.LayerVariable;
+type ClassMap = Record<string, [unknown, (cls: unknown, config: Record<string, unknown>, ...rest: unknown[]) => unknown]>;
 type AddWeight = (this: tf.layers.Layer, name: string, shape: number[], dtype?: tf.DataType, ...rest: unknown[]) => LayerVariable;
 
 /**
@@ -95,13 +96,42 @@ export async function buildChecked(artifacts: tf.io.ModelArtifacts, file: string
     created.push(variable);
     return variable;
   } as AddWeight;
+  // The layer whose construction or call failed first (the innermost one), to name it in the error.
+  let blame: string | null = null;
+  const blameOn = (name: unknown, cls: string) => { blame ??= `layer ${JSON.stringify(name ?? '(unnamed)')} (${cls})`; };
+  const registry = tf.serialization.SerializationMap.getMap() as unknown as { classNameMap: ClassMap };
+  const classes = registry.classNameMap;
+  const blaming: ClassMap = {};
+  for (const [name, [cls, fromConfig]] of Object.entries(classes)) {
+    blaming[name] = [cls, (c: unknown, config: Record<string, unknown>, ...rest: unknown[]) => {
+      try {
+        return fromConfig(c, config, ...rest);
+      } catch (e) {
+        blameOn(config?.['name'], name);
+        throw e;
+      }
+    }];
+  }
+  const layerProto = tf.layers.Layer.prototype as unknown as { apply: (...args: unknown[]) => unknown };
+  const apply = layerProto.apply;
+  layerProto.apply = function applyBlaming(this: tf.layers.Layer, ...args: unknown[]) {
+    try {
+      return apply.apply(this, args);
+    } catch (e) {
+      blameOn(this.name, this.getClassName());
+      throw e;
+    }
+  };
   let pending: Promise<tf.LayersModel>;
   try {
-    // modelFromJSON deserializes synchronously before its first await, so the patch is only in
+    // modelFromJSON deserializes synchronously before its first await, so the patches are only in
     // place while this model is built.
+    registry.classNameMap = blaming;
     pending = tf.models.modelFromJSON({ modelTopology: artifacts.modelTopology as tf.io.ModelJSON['modelTopology'] });
   } finally {
     proto.addWeight = original;
+    layerProto.apply = apply;
+    registry.classNameMap = classes;
   }
   let model: tf.LayersModel | null = null;
   try {
@@ -126,7 +156,11 @@ export async function buildChecked(artifacts: tf.io.ModelArtifacts, file: string
       }
     }
     if (e instanceof ModelFileError) throw e;
-    throw new ModelFileError(file, `is not a loadable layers model: ${clearMessage((e as Error).message)}`);
+    const message = clearMessage((e as Error).message);
+    if (blame != null && !message.startsWith('layer ')) {
+      throw new ModelFileError(file, `${blame} cannot be built from its config: ${message}`);
+    }
+    throw new ModelFileError(file, `is not a loadable layers model: ${message}`);
   }
 }
 

@@ -35,6 +35,21 @@ const VALID_NAME = /^[A-Za-z0-9][-A-Za-z0-9._/]*$/;
  */
 export const MAX_INPUT_RANK = 6;
 
+/**
+ * Initializers and the numbers in their configs. The loader runs none, but tools that rebuild a
+ * loaded model do, and tfjs's truncated normal loops forever on a NaN standard deviation (a
+ * `scale` that is a list, say).
+ */
+const INITIALIZERS = ['Constant', 'RandomUniform', 'RandomNormal', 'TruncatedNormal', 'Identity', 'VarianceScaling',
+  'Orthogonal'];
+const INITIALIZER_NUMBERS: Record<string, 'positive' | 'non-negative' | 'finite'> = {
+  scale: 'positive', stddev: 'non-negative', mean: 'finite', minval: 'finite', maxval: 'finite', gain: 'finite',
+  value: 'finite',
+};
+
+/** tfjs's tensor data types (a Keras 3 DTypePolicy object is translated before this check). */
+const DTYPES = ['float32', 'int32', 'bool', 'complex64', 'string'];
+
 const SHAPE_KEYS = ['batch_input_shape', 'batchInputShape', 'input_shape', 'inputShape', 'batch_shape'];
 
 function isObject(value: unknown): value is Json {
@@ -65,15 +80,22 @@ export function checkTopology(topology: unknown, file: string, maxLayers = DEFAU
   let layerCount = 0;
   // The sum of every model's longest chain: at least the longest chain through nested models.
   let depth = 0;
-  const stack: unknown[] = [topology];
+  // Each value with the layer it belongs to, for messages.
+  const stack: [unknown, string][] = [[topology, 'the model']];
   while (stack.length > 0) {
-    const value = stack.pop();
+    const [value, owner] = stack.pop()!;
     if (Array.isArray(value)) {
       // One by one: spreading a list of millions of items would overflow the call stack.
-      for (const item of value) if (typeof item === 'object' && item != null) stack.push(item);
+      for (const item of value) if (typeof item === 'object' && item != null) stack.push([item, owner]);
     } else if (isObject(value)) {
       const cls = value['class_name'] ?? value['className'];
       const config = value['config'];
+      const named = typeof cls === 'string' && isObject(config) && typeof config['name'] === 'string';
+      const within = named ? `layer ${JSON.stringify(config['name'])} (${cls})` : owner;
+      if (typeof cls === 'string' && MODEL_CLASSES.includes(cls) && isObject(config) && !Array.isArray(config['layers'])) {
+        throw new ModelFileError(file, `model ${JSON.stringify(config['name'] ?? '(unnamed)')} (${cls}): "layers" is ` +
+          `${JSON.stringify(config['layers'])?.slice(0, 60) ?? 'missing'}; expected a list of layer configs.`);
+      }
       if (typeof cls === 'string' && MODEL_CLASSES.includes(cls) && isObject(config) && Array.isArray(config['layers'])) {
         layerCount += config['layers'].length;
         if (layerCount > maxLayers) {
@@ -89,12 +111,27 @@ export function checkTopology(topology: unknown, file: string, maxLayers = DEFAU
             'chains and would overflow the call stack when building or running the model.');
         }
       }
+      if (typeof cls === 'string' && INITIALIZERS.includes(cls) && isObject(config)) checkInitializer(cls, config, owner, file);
       // Layer entries: those of a model's `layers` list, and the layer a wrapper holds.
       if (isObject(config)) {
         if (Array.isArray(config['layers'])) for (const entry of config['layers']) checkEntry(entry, file);
         checkEntry(config['layer'], file);
       }
-      for (const item of Object.values(value)) if (typeof item === 'object' && item != null) stack.push(item);
+      for (const [key, item] of Object.entries(value)) {
+        if (typeof item === 'object' && item != null) stack.push([item, key === 'config' || key === 'layers' ? within : `${within}: ${key}`]);
+      }
+    }
+  }
+}
+
+function checkInitializer(cls: string, config: Json, where: string, file: string): void {
+  for (const [key, kind] of Object.entries(INITIALIZER_NUMBERS)) {
+    const v = config[key];
+    if (v == null) continue;
+    const ok = typeof v === 'number' && Number.isFinite(v) && (kind === 'finite' || (kind === 'positive' ? v > 0 : v >= 0));
+    if (!ok) {
+      throw new ModelFileError(file, `${where} is a ${cls} initializer with ${key} ${JSON.stringify(v)?.slice(0, 40)}; expected a ` +
+        `${kind === 'finite' ? 'finite' : kind} number.`);
     }
   }
 }
@@ -114,14 +151,19 @@ function checkLayerConfig(cls: string, config: Json, file: string): void {
     }
     checkName(name, `${layer}: config.name`, file);
   }
+  const dtype = config['dtype'];
+  if (dtype != null && !(typeof dtype === 'string' && DTYPES.includes(dtype))) {
+    throw new ModelFileError(file, `${layer}: config.dtype is ${JSON.stringify(dtype)?.slice(0, 60)}; expected one of ` +
+      `${DTYPES.join(', ')}.`);
+  }
   for (const key of SHAPE_KEYS) {
     const shape = config[key];
     if (shape == null) continue;
     const batch = key.startsWith('batch') ? 1 : 0;
     if (!Array.isArray(shape) || shape.length === 0 ||
-      !shape.every((d) => d === null || (Number.isInteger(d) && d > 0))) {
+      !shape.every((d) => d === null || (Number.isInteger(d) && d >= 0))) {
       throw new ModelFileError(file, `${layer}: config.${key} is ${JSON.stringify(shape)?.slice(0, 80)}; expected a ` +
-        'list of positive integers, or null for a size not fixed.');
+        'list of non-negative integers, or null for a size not fixed.');
     }
     if (shape.length + 1 - batch > MAX_INPUT_RANK) {
       throw new ModelFileError(file, `${layer}: config.${key} ${JSON.stringify(shape)} gives inputs of rank ` +
