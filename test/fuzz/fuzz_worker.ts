@@ -117,6 +117,14 @@ async function oracle(dir: string): Promise<string> {
       return { ok: false, name: (e as Error).name ?? typeof e, message: (e as Error).message ?? String(e) };
     }
     try {
+      // Weights a model can predict with: finite, and no negative variance (refused at load otherwise).
+      for (const w of model.weights) {
+        const values = w.read().dataSync();
+        if (values.some((v) => !Number.isFinite(v))) fail(`the model loaded with a non-finite value in ${w.originalName}`);
+        if (/moving_variance|moving_stddev|renorm_stddev/.test(w.originalName) && values.some((v) => v < 0)) {
+          fail(`the model loaded with a negative value in ${w.originalName}`);
+        }
+      }
       const xs = sampleInput(model);
       try {
         tf.dispose(model.predict(xs) as tf.Tensor | tf.Tensor[]);
