@@ -289,3 +289,20 @@ describe('the depth limit is what loads and predicts', () => {
     expect(tf.memory().numTensors).toBe(tensors);
   });
 });
+
+it('a nested model called twice (shared weights) loads and predicts as saved: its second call is not taken for a cycle', async () => {
+  const inner = tf.sequential({ name: 'inner', layers: [tf.layers.dense({ inputShape: [3], units: 3, name: 'id' })] });
+  const input = tf.input({ shape: [3], name: 'outer_in' });
+  const twice = inner.apply(inner.apply(input)) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: twice, name: 'outer' });
+  await saveModel(model, path.join(root, 'shared'));
+  const x = tf.tensor2d([[1, -2, 3]]);
+  for (const loaded of [await loadModel(path.join(root, 'shared')), await tf.loadLayersModel(`file://${root}/shared/model.json`)]) {
+    const [want, got] = [model.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor];
+    expect(Array.from(got.dataSync())).toEqual(Array.from(want.dataSync()));
+    tf.dispose([want, got]);
+    loaded.dispose();
+  }
+  x.dispose();
+  model.dispose();
+});

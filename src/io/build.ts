@@ -190,11 +190,13 @@ function checkActivations(model: tf.LayersModel, file: string, maxValues: number
       continue;
     }
     for (const shape of shapes) {
-      const values = shape.slice(1).reduce<number>((a, d) => a * (d ?? 1), 1);
+      // A batch size the model fixes counts too: every call has that batch.
+      const values = shape.reduce<number>((a, d) => a * (d ?? 1), 1);
       if (values > maxValues) {
+        const per = shape[0] == null ? 'per sample' : `for its fixed batch of ${shape[0]}`;
         throw new ModelFileError(file, `layer '${layer.name}' (${layer.getClassName()}) outputs shape ` +
-          `${JSON.stringify(shape)}: ${values} values (${(values * 4 / 2 ** 30).toFixed(1)} GiB as float32) per ` +
-          `sample, more than the limit of ${maxValues} (raise it with the maxActivationValues option); there would not ` +
+          `${JSON.stringify(shape)}: ${values} values (${(values * 4 / 2 ** 30).toFixed(1)} GiB as float32) ${per}, ` +
+          `more than the limit of ${maxValues} (raise it with the maxActivationValues option); there would not ` +
           'be memory to run it.');
       }
     }

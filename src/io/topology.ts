@@ -92,6 +92,11 @@ export function checkTopology(topology: unknown, file: string, maxLayers = DEFAU
       const config = value['config'];
       const named = typeof cls === 'string' && isObject(config) && typeof config['name'] === 'string';
       const within = named ? `layer ${JSON.stringify(config['name'])} (${cls})` : owner;
+      if (typeof cls === 'string' && MODEL_CLASSES.includes(cls) && isObject(config) && config['name'] != null &&
+        typeof config['name'] !== 'string') {
+        throw new ModelFileError(file, `a ${cls} model's config.name is ${JSON.stringify(config['name'])?.slice(0, 60)}; ` +
+          'expected a string.');
+      }
       if (typeof cls === 'string' && MODEL_CLASSES.includes(cls) && isObject(config) && !Array.isArray(config['layers'])) {
         throw new ModelFileError(file, `model ${JSON.stringify(config['name'] ?? '(unnamed)')} (${cls}): "layers" is ` +
           `${JSON.stringify(config['layers'])?.slice(0, 60) ?? 'missing'}; expected a list of layer configs.`);
@@ -241,10 +246,12 @@ function checkFunctional(config: Json, file: string): number {
         throw fail(`layer '${name}': inbound node ${k} is empty; expected at least one reference ` +
           '[layer_name, node_index, tensor_index].');
       }
-      const key = `${name}\u0000${k}`;
+      // Entry k is the layer's node k + offset: a nested model's node 0 is its own input node.
+      const offset = (nodeCounts.get(name) ?? 0) - nodes.length;
+      const key = `${name}\u0000${k + offset}`;
       const refs = node.map((x, j) => checkRef(x, `layer '${name}' inbound node ${k} input ${j}`));
       const list = refs.map((r) => `${r[0]}\u0000${r[1]}`);
-      if (k > 0) list.push(`${name}\u0000${k - 1}`);
+      if (k > 0) list.push(`${name}\u0000${k - 1 + offset}`);
       deps.set(key, list);
     });
   }
