@@ -145,6 +145,16 @@ describe('layer names', () => {
   });
 });
 
+it('an initializer or constraint field naming a layer class (tfjs would construct the layer and call it)', async () => {
+  let file = await edited((json) => { layer(json, 'd2').config['kernel_initializer'] = 'GroupNormalization'; });
+  expect(await loadError(file)).toBe('layer "d2" (Dense): config.kernel_initializer is "GroupNormalization"; expected an ' +
+    'initializer tfjs has (a name such as "glorot_uniform", or {"class_name", "config"}).');
+  cleanUp(path.dirname(file));
+  file = await edited((json) => { layer(json, 'd2').config['bias_constraint'] = { class_name: 'GroupNormalization', config: {} }; });
+  expect(await loadError(file)).toBe('layer "d2" (Dense): config.bias_constraint is {"class_name":"GroupNormalization",' +
+    '"config":{}}; expected a constraint tfjs has (a name such as "non_neg", or {"class_name", "config"}).');
+});
+
 it('extra inbound inputs: the layer and the field, no [object Object]', async () => {
   const file = await edited((json) => { layer(json, 'bn').inbound_nodes[0].push(['x', 0, 0, {}]); });
   expect(await loadError(file)).toBe("is not a loadable layers model: layer 'bn' takes 1 input(s), but its inbound_nodes " +

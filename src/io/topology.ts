@@ -42,6 +42,17 @@ export const MAX_INPUT_RANK = 6;
  */
 const INITIALIZERS = ['Constant', 'RandomUniform', 'RandomNormal', 'TruncatedNormal', 'Identity', 'VarianceScaling',
   'Orthogonal'];
+/**
+ * Every initializer, constraint and regularizer tfjs has, by name without underscores in lower
+ * case (glorot_uniform and GlorotUniform are both glorotuniform).
+ */
+const OBJECT_NAMES = {
+  initializer: new Set(['constant', 'glorotnormal', 'glorotuniform', 'henormal', 'heuniform', 'identity', 'lecunnormal',
+    'lecununiform', 'ones', 'orthogonal', 'randomnormal', 'randomuniform', 'truncatednormal', 'variancescaling', 'zeros']),
+  constraint: new Set(['maxnorm', 'minmaxnorm', 'nonneg', 'unitnorm']),
+  regularizer: new Set(['l1', 'l2', 'l1l2']),
+};
+const EXAMPLE = { initializer: 'glorot_uniform', constraint: 'non_neg', regularizer: 'l2' };
 const INITIALIZER_NUMBERS: Record<string, 'positive' | 'non-negative' | 'finite'> = {
   scale: 'positive', stddev: 'non-negative', mean: 'finite', minval: 'finite', maxval: 'finite', gain: 'finite',
   value: 'finite',
@@ -155,6 +166,18 @@ function checkLayerConfig(cls: string, config: Json, file: string): void {
       throw new ModelFileError(file, `${layer}: config.name is ${JSON.stringify(name)}; expected a string.`);
     }
     checkName(name, `${layer}: config.name`, file);
+  }
+  // tfjs deserializes whatever class an initializer, constraint or regularizer field names, a
+  // layer too, and calls it.
+  for (const [key, value] of Object.entries(config)) {
+    const kind = /(initializer|constraint|regularizer)$/i.exec(key)?.[1].toLowerCase() as keyof typeof OBJECT_NAMES | undefined;
+    if (kind == null || value == null) continue;
+    const name = typeof value === 'string' ? value : isObject(value) ? value['class_name'] ?? value['className'] : value;
+    if (typeof name !== 'string' || !OBJECT_NAMES[kind].has(name.replace(/_/g, '').toLowerCase())) {
+      throw new ModelFileError(file, `${layer}: config.${key} is ${JSON.stringify(value)?.slice(0, 60)}; expected ` +
+        `${kind === 'initializer' ? 'an' : 'a'} ${kind} tfjs has (a name such as "${EXAMPLE[kind]}", or ` +
+        '{"class_name", "config"}).');
+    }
   }
   const dtype = config['dtype'];
   if (dtype != null && !(typeof dtype === 'string' && DTYPES.includes(dtype))) {
