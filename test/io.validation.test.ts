@@ -189,6 +189,12 @@ describe('weights validated on load', () => {
     model.dispose();
   });
 
+  it('a manifest dtype other than the one the layer creates', async () => {
+    const file = await edited((json) => { json.weightsManifest[0].weights.find((w) => w.name === 'd2/bias')!.dtype = 'int32'; });
+    expect(await loadError(file)).toBe('the weights manifest does not match the model: weight "d2/bias" has dtype int32 ' +
+      'in the manifest, but the layer creates it as float32.');
+  });
+
   it('a shard listed twice in one group is refused before anything is read', async () => {
     const file = await edited((json) => { json.weightsManifest[0].paths.push(`./${json.weightsManifest[0].paths[0]}`); });
     expect(await loadError(file)).toBe('weightsManifest[0].paths[1] lists the shard "./weights.bin" again (as ' +

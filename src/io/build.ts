@@ -235,6 +235,7 @@ function loadTrainingConfig(model: tf.LayersModel, config: unknown, file: string
 /** The model's weights and the manifest must name the same weights with the same shapes. */
 function checkWeightsMatch(model: tf.LayersModel, specs: tf.io.WeightsManifestEntry[], file: string): void {
   const wanted = new Map(model.weights.map((w) => [w.originalName, w.shape]));
+  const dtypes = new Map(model.weights.map((w) => [w.originalName, w.dtype]));
   const problems: string[] = [];
   const seen = new Set<string>();
   for (const spec of specs) {
@@ -244,6 +245,9 @@ function checkWeightsMatch(model: tf.LayersModel, specs: tf.io.WeightsManifestEn
     else if (JSON.stringify(shape) !== JSON.stringify(spec.shape)) {
       problems.push(`weight "${spec.name}" has shape ${JSON.stringify(spec.shape)} in the manifest, but the layer ` +
         `config gives ${JSON.stringify(shape)}`);
+    } else if (dtypes.get(spec.name) !== spec.dtype) {
+      problems.push(`weight "${spec.name}" has dtype ${spec.dtype} in the manifest, but the layer creates it as ` +
+        `${dtypes.get(spec.name)}`);
     }
   }
   for (const name of wanted.keys()) if (!seen.has(name)) problems.push(`the manifest lacks weight "${name}"`);
