@@ -6,16 +6,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { run } from '../src/cli/run';
+import { cli } from './support/cli';
 import { saveModel } from '../src/io';
 import { cleanUp, tempDir, TM_DIR, TM_JSON } from './fixtures/helpers';
-
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(argv, { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; } });
-  return { code, stdout, stderr };
-}
 
 let root: string;
 beforeAll(async () => {
@@ -37,9 +30,10 @@ test('a file the output folder already has is kept, not overwritten', async () =
   const out = path.join(root, 'tm-folded');
   fs.mkdirSync(out);
   fs.writeFileSync(path.join(out, 'metadata.json'), '{"mine": true}');
-  const r = await cli('fold', TM_JSON, out);
+  const r = await cli('fold', TM_JSON, out, '--no-timing');
   expect(r.code).toBe(0);
   expect(r.stdout).toContain('Copied LICENSE, SOURCE.md from beside the input model');
+  expect(r.stderr).toBe('tfjs-batchnorm: warning: did not copy metadata.json from beside the input model: the output folder has its own, which is kept\n');
   expect(fs.readFileSync(path.join(out, 'metadata.json'), 'utf8')).toBe('{"mine": true}');
 });
 

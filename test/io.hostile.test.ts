@@ -10,7 +10,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { batchNormalization } from '../src';
 import { loadModel, ModelFileError, saveModel } from '../src/io';
-import { run } from '../src/cli/run';
+import { cli } from './support/cli';
 import { cleanUp, maxAbsDiff, tempDir } from './fixtures/helpers';
 
 let root: string;
@@ -45,13 +45,6 @@ async function loadError(modelJson: string): Promise<Error> {
   expect(viaRouter!.message).toBe(error!.message);
   expect(tf.memory().numTensors).toBe(tensors);
   return error!;
-}
-
-async function cli(...argv: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(argv, { stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; } });
-  return { code, stdout, stderr };
 }
 
 describe('weight paths are confined to the model folder', () => {

@@ -11,7 +11,7 @@ import { strToU8, unzipSync, zipSync } from 'fflate';
 import '../src';
 import { loadModel, ModelFileError } from '../src/io';
 import { encodeHdf5, h5Group } from '../src/io/keras3/hdf5_write';
-import { run } from '../src/cli/run';
+import { cli } from './support/cli';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'keras3', 'models', 'renorm_frozen');
 let dir: string;
@@ -44,10 +44,9 @@ async function expectRefused(file: string, message: RegExp): Promise<void> {
   expect(Date.now() - start).toBeLessThan(5000);
   expect(tf.memory().numTensors).toBe(before);
   const out = path.join(dir, 'out.keras');
-  const stderr: string[] = [];
-  const code = await run(['convert', file, out], { stdout: () => undefined, stderr: (t) => { stderr.push(t); } });
-  expect(code).toBe(2);
-  expect(stderr.join('')).toMatch(message);
+  const r = await cli('convert', file, out);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toMatch(message);
   expect(fs.existsSync(out)).toBe(false);
   expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
 }

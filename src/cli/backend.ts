@@ -28,7 +28,8 @@ export async function useBackend(name: string): Promise<string> {
     try {
       require(pkg);
     } catch {
-      throw new Error(`backend '${name}' needs the package ${pkg}, which is not installed`);
+      throw new Error(`backend '${name}' needs the package ${pkg}, which is not installed; install it with ` +
+        `\`npm i ${pkg}@${tf.version_core}\` (the version of your @tensorflow/tfjs) and run the command again`);
     }
   }
   if (!(await tf.setBackend(name))) throw new Error(`backend '${name}' failed to initialize`);

@@ -26,30 +26,63 @@ export function nothingToConvert(model: tf.LayersModel, to: 'custom' | 'stock', 
   return `Nothing to convert: ${why}; wrote it unchanged to ${outDir}/model.json\n`;
 }
 
+/** The files beside an input model to copy into the output folder, and those left out with the reason. */
+export interface CompanionPlan {
+  from: string;
+  copy: string[];
+  skipped: { name: string; reason: string }[];
+}
+
 /**
- * Copies the regular files beside `inputModelJson` that are not part of the model (not
- * model.json, not a weight file its manifest lists) into `outDir`, skipping names `outDir`
- * already has (a save keeps those). Returns the names copied.
+ * Decides, before anything is written, which regular files beside `inputModelJson` that are not
+ * part of the model (not model.json, not a weight file its manifest lists, not hidden) go into
+ * `outDir`: a name `outDir` already has in any form (a file, a folder, a symbolic link, even a
+ * dangling one) is kept there and skipped.
  *
- * Usage: `carryCompanionFiles('models/tm/model.json', 'models/tm-custom')  // ['metadata.json']`
+ * Usage: `const plan = planCompanions('models/tm/model.json', 'models/tm-custom');`
  */
-export function carryCompanionFiles(inputModelJson: string, outDir: string): string[] {
-  const inputDir = path.dirname(path.resolve(inputModelJson));
-  if (path.resolve(outDir) === inputDir) return [];
+export function planCompanions(inputModelJson: string, outDir: string): CompanionPlan {
+  const from = path.dirname(path.resolve(inputModelJson));
+  const plan: CompanionPlan = { from, copy: [], skipped: [] };
+  if (path.resolve(outDir) === from) return plan;
   const modelFiles = new Set([path.basename(inputModelJson)]);
   try {
     const manifest = JSON.parse(fs.readFileSync(inputModelJson, 'utf8')).weightsManifest ?? [];
     for (const group of manifest) for (const p of group.paths ?? []) modelFiles.add(path.normalize(p));
   } catch {
-    // The model loaded already, so its JSON is fine; a failure here only means nothing is skipped.
+    // Not a model.json (a .keras or .h5 file), or unreadable: nothing beside it is part of the model.
   }
-  const copied: string[] = [];
-  for (const entry of fs.readdirSync(inputDir, { withFileTypes: true })) {
+  for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
     if (!entry.isFile() || modelFiles.has(entry.name) || entry.name.startsWith('.')) continue;
-    const target = path.join(outDir, entry.name);
-    if (fs.existsSync(target)) continue;
-    fs.copyFileSync(path.join(inputDir, entry.name), target, fs.constants.COPYFILE_EXCL);
-    copied.push(entry.name);
+    let present = false;
+    try {
+      fs.lstatSync(path.join(outDir, entry.name));
+      present = true;
+    } catch {
+      // absent: copied
+    }
+    if (present) plan.skipped.push({ name: entry.name, reason: 'the output folder has its own, which is kept' });
+    else plan.copy.push(entry.name);
   }
-  return copied;
+  return plan;
+}
+
+/**
+ * Copies what `plan` decided, after the model is saved. A copy that fails then (the folder
+ * changed in between) is reported, not thrown: the model is written either way.
+ *
+ * Usage: `const { copied, failed } = copyCompanions(plan, 'models/tm-custom');`
+ */
+export function copyCompanions(plan: CompanionPlan, outDir: string): { copied: string[]; failed: string[] } {
+  const copied: string[] = [];
+  const failed: string[] = [];
+  for (const name of plan.copy) {
+    try {
+      fs.copyFileSync(path.join(plan.from, name), path.join(outDir, name), fs.constants.COPYFILE_EXCL);
+      copied.push(name);
+    } catch (e) {
+      failed.push(`${name} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  }
+  return { copied, failed };
 }

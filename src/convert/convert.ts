@@ -5,9 +5,8 @@
  * few more, which stock tfjs ignores) and hold the same weights in the same order.
  */
 import * as tf from '@tensorflow/tfjs';
-import '../layer/aliases';
-import '../layer/stock_loader';
-import '../layer/layer_normalization';
+// Rebuilding a model from its config needs every class of the package registered.
+import '../layer/all';
 import { CUSTOM_LN, STOCK_LN } from '../core/class_names';
 import { ALIAS_BN, bakesTraining, CUSTOM_BN, LayerConfig, STOCK_BN, walkLayers } from './model_config';
 import { leafLayers, pathKey, rebuildModel, topologyOf } from './rebuild';

@@ -4,7 +4,8 @@
  * and removed from the graph. Everything else (Adds, padding, nested models) stays as it was.
  */
 import * as tf from '@tensorflow/tfjs';
-import '../layer/aliases';
+// Rebuilding a model from its config needs every class of the package registered.
+import '../layer/all';
 import { batchNormWeightNames } from '../core/batch_norm_config';
 import { BatchNormValues, foldIntoKernel, kernelLayout } from './fold_math';
 import { ALIAS_BN, bakesTraining, configAxis, CUSTOM_BN, isModelConfig, LayerConfig, layerName, ModelConfig, STOCK_BN, walkLayers, walkModels } from './model_config';

@@ -25,10 +25,10 @@ export async function loadModel(modelPath: string, options: FileSystemOptions & 
 
 /**
  * Saves a model into a directory as model.json + one weight shard, crash-safely, keeping the folder's other
- * entries (see saveInPlace).
+ * entries (see saveInPlace). Resolves to tfjs's `SaveResult`, as `model.save()` does.
  *
- * Usage: `await saveModel(model, 'models/net-folded');`
+ * Usage: `const { modelArtifactsInfo } = await saveModel(model, 'models/net-folded');`
  */
-export async function saveModel(model: tf.LayersModel, dir: string, options: FileSystemOptions = {}): Promise<void> {
-  await model.save(fileSystem(dir, options));
+export async function saveModel(model: tf.LayersModel, dir: string, options: FileSystemOptions = {}): Promise<tf.io.SaveResult> {
+  return model.save(fileSystem(dir, options));
 }

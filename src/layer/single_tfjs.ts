@@ -5,37 +5,12 @@
  * training fails later inside a kernel with an unrelated-looking TypeError. This check turns that
  * into one clear error at import.
  */
+// Before tfjs loads: a copy loaded earlier by the app is refused before ours registers anything.
+import { loadedTfjsFolders, ourTfjsFolder, twoCopiesError } from '../core/single_tfjs';
 import * as tf from '@tensorflow/tfjs';
-
-const FIX = 'Install tfjs-batchnorm so that it uses your project\'s @tensorflow/tfjs: from a tarball ' +
-  '(`npm pack` in its folder, then `npm install /path/to/tfjs-batchnorm-<version>.tgz`) or with ' +
-  '`npm install --install-links /path/to/tfjs-batchnorm`; in a bundler, make @tensorflow/tfjs resolve to one ' +
-  'folder (e.g. vite `resolve.dedupe`, webpack `resolve.alias`).';
-
-/** Folders of the `@tensorflow/tfjs` packages Node has loaded (none outside Node / CommonJS). */
-function loadedTfjsFolders(): string[] {
-  const cache = typeof require !== 'undefined' ? (require.cache as Record<string, unknown> | undefined) : undefined;
-  if (cache == null) return [];
-  const folders = new Set<string>();
-  for (const file of Object.keys(cache)) {
-    const m = /^(.*[\\/]node_modules[\\/]@tensorflow[\\/]tfjs)[\\/]/.exec(file);
-    if (m != null) folders.add(m[1]);
-  }
-  return [...folders];
-}
 
 function isNode(): boolean {
   return typeof process !== 'undefined' && process.versions?.node != null;
-}
-
-/** This package's copy, as Node resolves it (null outside Node / CommonJS). */
-function ourTfjsFolder(): string | null {
-  try {
-    const main = require.resolve('@tensorflow/tfjs');
-    return /^(.*[\\/]node_modules[\\/]@tensorflow[\\/]tfjs)[\\/]/.exec(main)?.[1] ?? null;
-  } catch {
-    return null;
-  }
 }
 
 /**
@@ -57,11 +32,7 @@ export function assertSingleTfjs(): void {
     return;
   }
   const ours = ourTfjsFolder();
-  const others = loaded.filter((f) => f !== ours);
-  const where = ours != null
-    ? `this package imports ${ours}, and ${others.length > 0 ? others.join(' and ') : 'another copy'} is loaded too`
-    : 'this package\'s copy is not the one loaded first (two copies are bundled)';
-  throw new Error(`tfjs-batchnorm: two copies of @tensorflow/tfjs are loaded: ${where}. ${FIX}`);
+  throw twoCopiesError(ours, loaded.filter((f) => f !== ours));
 }
 
 let checkedAtFirstLayer = false;
