@@ -9,3 +9,5 @@ import './aliases';
 import './stock_loader';
 import './layer_normalization';
 import './group_normalization';
+import './rms_normalization';
+import './unit_normalization';
