@@ -141,10 +141,11 @@ async function timeModels(models: tf.LayersModel[], batch: number, runs: number,
   }
 }
 
-function buildProgram(out: CliOutput, setCode: (code: number) => void): Command {
+function buildProgram(out: CliOutput, setCode: (code: number) => void, wantsVersion = false): Command {
   const program = new Command('tfjs-batchnorm')
     .description('Convert, fold, verify and inspect TensorFlow.js layers models with normalization layers.')
-    .version(versionText(), '-V, --version', 'print the version of tfjs-batchnorm and of tfjs')
+    // package.json is read only when asked for: a command reads no file but its models.
+    .version(wantsVersion ? versionText() : '', '-V, --version', 'print the version of tfjs-batchnorm and of tfjs')
     .exitOverride()
     .configureOutput({ writeOut: out.stdout, writeErr: out.stderr })
     .showHelpAfterError('(run with --help for usage)');
@@ -348,7 +349,7 @@ function reportCompanions(skipped: { name: string; reason: string }[], failed: s
  */
 export async function run(argv: string[], out: CliOutput = defaultOutput): Promise<number> {
   let code = EXIT_OK;
-  const program = buildProgram(out, (c) => { code = c; });
+  const program = buildProgram(out, (c) => { code = c; }, argv.includes('--version') || argv.includes('-V'));
   if (argv.length === 0) {
     out.stderr(program.helpInformation());
     return EXIT_USAGE;
