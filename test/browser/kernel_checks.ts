@@ -33,11 +33,16 @@ const VIEWS: View[] = [
 
 const EPSILON = 1e-3;
 
-/** gamma (or beta) spread over the [P, K, G, J, R] view by its index c = k * cK + g * cG + j. */
+/**
+ * gamma (or beta) spread over the [P, K, G, J, R] view by its index c = k * cK + g * cG + j, as a
+ * product with a one-hot matrix: gather's gradient needs UnsortedSegmentSum, which wasm lacks.
+ */
 function spread(v: View, t: tf.Tensor): tf.Tensor {
-  const index: number[] = [];
-  for (let k = 0; k < v.K; k++) for (let g = 0; g < v.G; g++) for (let j = 0; j < v.J; j++) index.push(k * v.cK + g * v.cG + j);
-  return tf.reshape(tf.gather(t, tf.tensor1d(index, 'int32')), [1, v.K, v.G, v.J, 1]);
+  const rows = v.K * v.G * v.J;
+  const oneHot = new Float32Array(rows * v.channels);
+  let row = 0;
+  for (let k = 0; k < v.K; k++) for (let g = 0; g < v.G; g++) for (let j = 0; j < v.J; j++) oneHot[row++ * v.channels + k * v.cK + g * v.cG + j] = 1;
+  return tf.reshape(tf.matMul(tf.tensor2d(oneHot, [rows, v.channels]), tf.reshape(t, [v.channels, 1])), [1, v.K, v.G, v.J, 1]);
 }
 
 /** The textbook: statistics per (p, g) over k, j, r; mean 0 and variance the mean square when not centered. */
