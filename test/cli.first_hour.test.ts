@@ -215,9 +215,16 @@ describe('a CLI that feels finished', () => {
     expect(inspect.normalization).toEqual([expect.objectContaining({ className: 'TfjsBatchNormalization', folds: true })]);
   });
 
+  // npm test runs this file before test:tensorflow installs tfjs-node; a clone where an earlier run
+  // installed it gets the other branch, which checks that the backend is then used.
   it('a missing backend names the exact npm command', async () => {
     const input = path.join(root, 'json-in', 'model.json');
     const r = await cli('inspect', input, '--backend', 'tensorflow');
+    if (tfjsNodeResolves()) {
+      expect(r.stderr).not.toContain('needs the package');
+      expect(r.code).toBe(0);
+      return;
+    }
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`backend 'tensorflow' needs the package @tensorflow/tfjs-node, which is not installed; install it with \`npm i @tensorflow/tfjs-node@${tf.version_core}\``);
   });
@@ -245,3 +252,12 @@ it('the CLI registers every class the package entry registers (Group/InstanceNor
   expect(registered).toEqual(expect.arrayContaining(['TfjsBatchNormalization', 'GroupNormalization', 'Addons>GroupNormalization',
     'InstanceNormalization', 'Addons>InstanceNormalization', 'TfjsLayerNormalization', 'BatchNormalizationV2']));
 });
+
+function tfjsNodeResolves(): boolean {
+  try {
+    require.resolve('@tensorflow/tfjs-node');
+    return true;
+  } catch {
+    return false;
+  }
+}

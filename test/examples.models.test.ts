@@ -15,7 +15,7 @@ import * as residual from '../examples/residual';
 
 const tiny = { epochs: 1, samples: 200, testSamples: 50, bars: false };
 // Convolutions are slow on the pure-JS cpu backend: fewer digits for the CNN examples.
-const tinyConv = { ...tiny, samples: 100, testSamples: 20 };
+const tinyConv = { ...tiny, samples: 40, testSamples: 10, batchSize: 20 };
 let out: string;
 beforeAll(async () => {
   await tf.setBackend('cpu');

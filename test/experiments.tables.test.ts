@@ -85,7 +85,7 @@ test('small-batch: no leaks; --layers selects; an earlier run\'s layers are draw
   const previous = [5, 10].map((batchSize) => ({ layer: 'earlier layer', batchSize, mean: 0.5, sd: 0.1, min: 0.4, max: 0.6 }));
   // The experiment itself frees what it allocates, batch renormalization's extra state included.
   const before = tf.memory().numTensors;
-  await smallBatch.main({ quick: true, out, layers: ['no normalization', 'BatchNormalization', 'renormalization', 'LayerNormalization'] });
+  await smallBatch.main({ quick: true, out, network: 'mlp', layers: ['no normalization', 'BatchNormalization', 'renormalization', 'LayerNormalization'] });
   expect(tf.memory().numTensors).toBe(before);
   // No layer name contains 'nothing': nothing is trained, only the earlier results are shown.
   const r = await smallBatch.main({ quick: true, out, layers: ['nothing'], previous });
