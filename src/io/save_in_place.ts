@@ -71,8 +71,12 @@ export async function writeFileDurably(file: string, data: Uint8Array): Promise<
   }
 }
 
-/** fsync on a directory makes renames inside it durable; not every platform allows it. */
-async function syncDirectory(dir: string): Promise<void> {
+/**
+ * fsync on a directory makes renames inside it durable; not every platform allows it.
+ *
+ * Usage: `await fs.promises.rename(temp, file); await syncDirectory(path.dirname(file));`
+ */
+export async function syncDirectory(dir: string): Promise<void> {
   let handle: fs.promises.FileHandle | undefined;
   try {
     handle = await fs.promises.open(dir, 'r');

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { randomBytes } from 'crypto';
 import * as tf from '@tensorflow/tfjs';
 import { readRegularFile } from '../safe_read';
-import { WriteFile, writeFileDurably } from '../save_in_place';
+import { syncDirectory, WriteFile, writeFileDurably } from '../save_in_place';
 import { kerasArchiveBytes } from './write_keras';
 import { DEFAULT_MAX_KERAS_FILE_BYTES, kerasArtifacts, KerasReadOptions } from './read';
 
@@ -54,13 +54,5 @@ export async function saveKerasModel(model: tf.LayersModel, file: string,
     await fs.promises.rm(temp, { force: true });
     throw new Error(`Saving the model to ${file} failed (${(e as Error).message}); ${file} was left as it was.`);
   }
-  let handle: fs.promises.FileHandle | undefined;
-  try {
-    handle = await fs.promises.open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // Not every platform can flush a directory; the rename itself is atomic.
-  } finally {
-    await handle?.close();
-  }
+  await syncDirectory(dir);
 }
