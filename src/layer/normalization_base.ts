@@ -59,6 +59,20 @@ export interface AxisRule {
  *
  * Usage: `class MyNorm extends NormalizationBase { ... }`
  */
+/**
+ * The name tfjs gives a layer of class `publicName` when none is given, e.g.
+ * `batch_normalization_BatchNormalization3`: made by tfjs's own Layer constructor, so the number
+ * comes from the counter tfjs's built-in layers of that class share.
+ *
+ * Usage: `defaultLayerName('BatchNormalization')`
+ */
+function defaultLayerName(publicName: string): string {
+  class Named extends tf.layers.Layer {
+    static className = publicName;
+  }
+  return new Named({}).name;
+}
+
 export abstract class NormalizationBase extends tf.layers.Layer {
   readonly epsilon: number;
   readonly center: boolean;
@@ -73,7 +87,11 @@ export abstract class NormalizationBase extends tf.layers.Layer {
   protected resolvedAxes: number[] = [];
 
   constructor(args: NormalizationBaseArgs, axisRule: AxisRule) {
-    super({ ...args, dtype: plainDtype(args.dtype) as tf.DataType | undefined });
+    // Named by tfjs's rule after the public class name (BatchNormalization, not the registered
+    // TfjsBatchNormalization), so defaults read as the built-in's do and never repeat one of them.
+    const registered = (new.target as unknown as { className: string }).className;
+    super({ ...args, name: args.name ?? defaultLayerName(registered.replace(/^Tfjs/, '')),
+      dtype: plainDtype(args.dtype) as tf.DataType | undefined });
     assertSingleTfjsOnce();
     this.supportsMasking = true;
     this.checkArguments(args);
