@@ -1,7 +1,7 @@
 /**
  * NormForward and NormApply (../kernels/names.ts) as tf ops, for the backends without this
- * package's kernels (webgl, webgpu and tfjs-node's tensorflow until kernels are registered for
- * them). Same inputs, attributes, outputs and gradients as the kernels; the math, with
+ * package's kernels (webgl, and tfjs-node's tensorflow until kernels are registered for it;
+ * webgpu too if its kernels were unregistered). Same inputs, attributes, outputs and gradients as the kernels; the math, with
  * invStd = 1 / sqrt(variance + epsilon) and n values per statistic:
  *
  *   y  = (x - mean) * invStd * gamma + beta
