@@ -1,10 +1,12 @@
 /**
  * RMSNormalization against a plain float64 PyTorch F.rms_norm (test/reference/reference_rms.ts)
+ * and against PyTorch's own float64 values (test/fixtures/torch_rms),
  * and UnitNormalization against Keras's formula, both in float64: outputs, and the gradients
  * for x and scale against central finite differences of the float64 reference, on the cpu and
  * wasm kernels, ranks 2 to 4 and several axes; Keras's arguments and defaults; a real Keras 3
  * model that uses both.
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -14,6 +16,11 @@ import { finiteDifferences } from './reference/reference_norm';
 import { relativeMaxError } from './reference/reference_batch_norm';
 import { rmsNorm64, unitNorm64 } from './reference/reference_rms';
 import { input, lossWeights, useBackend } from './helpers/tensors';
+
+/** PyTorch's own float64 F.rms_norm outputs and gradients (test/fixtures/torch_rms/README.md). */
+interface TorchCase { shape: number[]; axes: number[]; x: number[]; weight: number[]; w: number[]; y: number[]; dx: number[]; dweight: number[] }
+const TORCH = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'torch_rms', 'cases.json'), 'utf8')) as
+  { torch: string; epsilon: number; cases: TorchCase[] };
 
 /** [shape, axis argument, the resolved sorted axes]. */
 const CASES: Array<[number[], number | number[], number[]]> = [
@@ -52,6 +59,26 @@ describe.each(['cpu', 'wasm'] as const)('%s', (backend) => {
     tf.dispose([...ours, scale, x, w, ...layer.weights.map((v) => v.read())]);
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  test.each(TORCH.cases.map((c) => [c.shape, c.axes, c] as const))(
+    'RMSNormalization %p axes %p: output and gradients match PyTorch F.rms_norm\'s own float64 values', (shape, axes, c) => {
+      const before = tf.memory().numTensors;
+      const layer = rmsNormalization({ axis: axes, epsilon: TORCH.epsilon });
+      layer.build(shape);
+      const scale = tf.tensor(c.weight, axes.map((a) => shape[a]));
+      layer.setWeights([scale]);
+      const [x, w] = [tf.tensor(c.x, shape), tf.tensor(c.w, shape)];
+      const ours = tf.tidy(() => {
+        const loss = (a: tf.Tensor) => tf.sum(tf.mul(layer.apply(a) as tf.Tensor, w)) as tf.Scalar;
+        const { grads } = tf.variableGrads(() => loss(x), [(layer.trainableWeights[0] as unknown as { val: tf.Variable }).val]);
+        return [layer.apply(x) as tf.Tensor, tf.grad(loss)(x), Object.values(grads)[0]];
+      });
+      expect(closeness(ours[0], c.y)).toBeLessThan(1e-5);
+      expect(closeness(ours[1], c.dx)).toBeLessThan(1e-4);
+      expect(closeness(ours[2], c.dweight)).toBeLessThan(1e-4);
+      tf.dispose([...ours, scale, x, w, ...layer.weights.map((v) => v.read())]);
+      expect(tf.memory().numTensors).toBe(before);
+    });
 
   test.each(CASES)('UnitNormalization %p axis %p: output and gradient match the float64 formula', (shape, axis, axes) => {
     const before = tf.memory().numTensors;
