@@ -80,6 +80,31 @@ export const FAMILY_CHECKS: Record<string, () => Promise<string>> = {
     return lines.join('; ');
   },
 
+  async 'RMSNormalization matches PyTorch F.rms_norm\'s own float64 outputs and gradients (ranks 2 to 4, one and two axes)'() {
+    const { epsilon, cases } = await (await fetch('/torch_rms/cases.json')).json() as { epsilon: number; cases: Array<{
+      shape: number[]; axes: number[]; x: number[]; weight: number[]; w: number[]; y: number[]; dx: number[]; dweight: number[]; }> };
+    const lines: string[] = [];
+    for (const c of cases) {
+      const layer = rmsNormalization({ axis: c.axes, epsilon });
+      layer.build(c.shape);
+      const scale = tf.tensor(c.weight, c.axes.map((a) => c.shape[a]));
+      layer.setWeights([scale]);
+      const [x, w] = [tf.tensor(c.x, c.shape), tf.tensor(c.w, c.shape)];
+      const worst = await pairsDiff(tf.tidy(() => {
+        const loss = (a: tf.Tensor) => tf.sum(tf.mul(layer.apply(a) as tf.Tensor, w)) as tf.Scalar;
+        const dx = tf.grad(loss)(x);
+        const scaleVariable = (layer.trainableWeights[0] as unknown as { val: tf.Variable }).val;
+        const dweight = tf.variableGrads(() => loss(x), [scaleVariable]).grads[scaleVariable.name];
+        return [layer.apply(x) as tf.Tensor, tf.tensor(c.y), dx, tf.tensor(c.dx), dweight, tf.tensor(c.dweight)];
+      }));
+      // Built but never called, so Layer.dispose refuses: its one weight is disposed directly.
+      tf.dispose([x, w, scale, ...layer.weights.map((v) => v.read())]);
+      if (!(worst <= TOL)) throw new Error(`shape [${c.shape}] axes [${c.axes}]: differs from PyTorch by ${worst.toExponential(2)} (tolerance ${TOL})`);
+      lines.push(`[${c.shape}] axes [${c.axes}]: ${worst.toExponential(1)}`);
+    }
+    return lines.join('; ');
+  },
+
   async 'RMSNormalization and UnitNormalization match their formulas and the autodiff gradient'() {
     const lines: string[] = [];
     const x = tf.randomNormal([3, 4, 6], 0.5, 1.5, 'float32', 41);

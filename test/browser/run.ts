@@ -120,6 +120,7 @@ async function main(): Promise<number> {
         'tf.min.js': path.join(ROOT, 'node_modules', '@tensorflow', 'tfjs', 'dist', 'tf.min.js'),
         'tfjs-batchnorm.min.js': path.join(ROOT, 'dist', 'browser', 'tfjs-batchnorm.min.js'),
         ...keras3Files(),
+        'torch_rms/cases.json': path.join(ROOT, 'test', 'fixtures', 'torch_rms', 'cases.json'),
         'script-tag.html': '<!doctype html><meta charset="utf-8"><script src="/tf.min.js"></script><script src="/tfjs-batchnorm.min.js"></script>\n',
         ...kerasFixtureFiles(),
       },
