@@ -4,7 +4,7 @@
  * `tfjs-batchnorm/convert`), ships type declarations, registers the layer with tfjs once, and
  * installs from its tarball with no dependency of its own.
  */
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -179,10 +179,17 @@ test('a second copy of @tensorflow/tfjs is refused at import, naming both folder
     return JSON.parse(out.trim().split('\n').pop()!) as string;
   };
   const tfFirst = run(`require(${appTfjs}); require(${ours});`);
+  // Uncaught, as in a user's app: the check runs before this package registers anything, so no
+  // "already registered" notice from the second copy's kernels comes before the error.
+  const uncaught = spawnSync(process.execPath, ['-e', `require(${appTfjs}); require(${ours});`], { cwd: app, encoding: 'utf8' });
   // Loaded the other way round, the second copy shows when the first layer is made.
   const packageFirst = run(`const { batchNormalization } = require(${ours}); require(${appTfjs}); batchNormalization();`);
   fs.rmSync(app, { recursive: true, force: true });
   const folders = `this package imports ${path.join(root, 'node_modules', '@tensorflow', 'tfjs')}, and ${path.join(appTf, 'tfjs')} is loaded too`;
+  expect(uncaught.status).toBe(1);
+  const errorAt = uncaught.stderr.indexOf('two copies of @tensorflow/tfjs are loaded');
+  expect(errorAt).toBeGreaterThanOrEqual(0);
+  expect(uncaught.stderr.slice(0, errorAt)).not.toMatch(/already registered|Overwriting/i);
   for (const message of [tfFirst, packageFirst]) {
     expect(message).toContain('two copies of @tensorflow/tfjs are loaded');
     expect(message).toContain(folders);
